@@ -1,0 +1,147 @@
+"""Projection: weighted synapses from one population's spikes to another's input current."""
+import param
+import torch
+
+from . import synapses as conn
+from .base import Block, Port, Probe, exp_decay
+
+
+class Projection(Block):
+    """Synapses with an exponential current, ``I <- I e^(-dt/tau_syn) + sum of arriving w``.
+
+    Connectivity: all-to-all, one-to-one, each pair with probability ``p``, or an explicit
+    ``edges`` list (use ``Projection.from_graph`` for a networkx graph). Storage is a sparse
+    synapse list, and propagation is event-driven: a step touches only the synapses of neurons
+    that spiked. Optional per-synapse delays (whole steps, in a ring buffer): a spike emitted
+    at step t reaches the current at step t + d. Plasticity rules (e.g. STDP) attach to the
+    ``plasticity`` input; a plastic projection keeps one weight vector per batch row.
+    """
+
+    category = "synapses"
+    connectivity = param.Selector(
+        default="fixed_probability", objects=["fixed_probability", "all_to_all", "one_to_one", "edges"],
+        doc="how pre and post neurons are paired",
+    )
+    p = param.Number(0.1, bounds=(0.0, 1.0), doc="fixed_probability: probability of each pair")
+    autapses = param.Boolean(True, doc="keep i -> i pairs (turn off for a recurrent projection)")
+    weight = param.Number(1.0, doc="synaptic weight (current jump per spike)")
+    weight_std = param.Number(0.0, bounds=(0.0, None), doc="standard deviation of the weights")
+    tau_syn = param.Number(5.0, bounds=(0.01, None), doc="synaptic current time constant (ms)")
+    delay = param.Number(0.0, bounds=(0.0, None), doc="axonal delay (ms), rounded to steps")
+    delay_max = param.Number(
+        None, allow_None=True, bounds=(0.0, None),
+        doc="if set, each synapse's delay is drawn uniformly in [delay, delay_max] (ms)",
+    )
+    edges = param.List(
+        default=[], doc="edges: rows [pre, post] or [pre, post, weight] or [pre, post, weight, delay_ms]",
+    )
+    seed = param.Integer(None, allow_None=True, doc="own seed for connectivity (default: the circuit's)")
+    structural = ("p", "weight", "weight_std", "delay", "delay_max")
+
+    inputs = {
+        "spikes": Port("spikes", size=None, required=True, doc="presynaptic spikes"),
+        "plasticity": Port("plasticity", size=None, doc="learning rules acting on the weights"),
+    }
+    outputs = {"current": Port("current", size=None, latent=True, doc="synaptic current")}
+    probes = {
+        "current": Probe("current", "trace", "synaptic current"),
+        "weights": Probe("w", "heatmap", "synaptic weights"),
+    }
+
+    @classmethod
+    def from_graph(cls, graph, weight: str = "weight", **params) -> "Projection":
+        """A projection over the edges of a networkx graph whose nodes are 0..n-1.
+
+        Edge attribute ``weight`` (if present) sets each synapse's weight, else ``params``' weight.
+        """
+        default = params.get("weight", cls.param["weight"].default)
+        rows = [[int(u), int(v), float(d.get(weight, default))] for u, v, d in graph.edges(data=True)]
+        if not graph.is_directed():
+            rows += [[v, u, w] for u, v, w in rows if u != v]
+        return cls(connectivity="edges", edges=rows, **params)
+
+    def derive(self, p, dt):
+        return {"decay": exp_decay(dt, p.tau_syn)}
+
+    def check(self, ctx):
+        n_pre, n_post = ctx.sizes["spikes"], ctx.sizes["current"]
+        if self.connectivity == "one_to_one" and n_pre != n_post:
+            raise ValueError(f"one_to_one needs equal sizes, got {n_pre} pre and {n_post} post")
+        for k, row in enumerate(self.edges if self.connectivity == "edges" else []):
+            if len(row) not in (2, 3, 4):
+                raise ValueError(f"edge {k} has {len(row)} entries; expected 2, 3 or 4")
+            if not (0 <= row[0] < n_pre and 0 <= row[1] < n_post):
+                raise ValueError(
+                    f"edge {k} ({row[0]} -> {row[1]}) is outside the wired sizes {n_pre} pre x {n_post} post"
+                )
+
+    def _connect(self, ctx, generator):
+        n_pre, n_post = ctx.sizes["spikes"], ctx.sizes["current"]
+        weights = delays = None
+        if self.connectivity == "all_to_all":
+            pre, post = conn.all_to_all(n_pre, n_post)
+        elif self.connectivity == "one_to_one":
+            pre, post = conn.one_to_one(n_pre, n_post)
+        elif self.connectivity == "fixed_probability":
+            pre, post = conn.fixed_probability(n_pre, n_post, self.p, generator)
+        else:
+            rows = self.edges
+            pre = torch.tensor([int(r[0]) for r in rows], dtype=torch.long)
+            post = torch.tensor([int(r[1]) for r in rows], dtype=torch.long)
+            if rows and all(len(r) >= 3 for r in rows):
+                weights = torch.tensor([float(r[2]) for r in rows], dtype=torch.float64)
+            if rows and all(len(r) == 4 for r in rows):
+                delays = torch.tensor([float(r[3]) for r in rows], dtype=torch.float64)
+        if not self.autapses:
+            keep = pre != post
+            pre, post = pre[keep], post[keep]
+            weights = None if weights is None else weights[keep]
+            delays = None if delays is None else delays[keep]
+        return pre, post, weights, delays
+
+    def init_state(self, ctx, p):
+        generator = ctx.generator
+        if self.seed is not None:
+            generator = torch.Generator().manual_seed(self.seed)
+        pre, post, weights, delays = self._connect(ctx, generator)
+        n = len(pre)
+        if weights is None:
+            weights = torch.full((n,), float(self.weight), dtype=torch.float64)
+            if self.weight_std > 0:
+                weights += self.weight_std * torch.randn(n, generator=generator, dtype=torch.float64)
+        if delays is None:
+            delays = torch.full((n,), float(self.delay), dtype=torch.float64)
+            if self.delay_max is not None and self.delay_max > self.delay:
+                delays += (self.delay_max - self.delay) * torch.rand(n, generator=generator, dtype=torch.float64)
+        plastic = "plasticity" in ctx.wired
+        rows = ctx.batch if plastic else 1
+        syn = conn.Synapses(
+            pre.to(ctx.device), post.to(ctx.device),
+            weights.to(ctx.device, ctx.dtype).expand(rows, n).clone(),
+            torch.round(delays / ctx.dt).long().to(ctx.device),
+            ctx.sizes["spikes"], ctx.sizes["current"],
+        )
+        state = {"synapses": syn, "w": syn.w, "current": ctx.zeros(ctx.batch, syn.n_post)}
+        if syn.max_delay > 0:
+            state["in_flight"] = ctx.zeros(syn.max_delay + 1, ctx.batch, syn.n_post)
+        return state
+
+    def step(self, ctx, p, state, inputs):
+        syn, current = state["synapses"], state["current"]
+        current.mul_(p.decay)
+        spikes = inputs["spikes"]
+        rows, neurons = spikes.nonzero(as_tuple=True)
+        state["pre_spikes"], state["pre_events"] = spikes, (rows, neurons)
+        ids, batch_rows = syn.outgoing(rows, neurons)
+        w = syn.weights_of(ids, batch_rows)
+        if "in_flight" in state:
+            queue = state["in_flight"]
+            slots = queue.shape[0]
+            slot = (ctx.t + syn.delay[ids]) % slots
+            queue.view(-1).index_add_(0, (slot * ctx.batch + batch_rows) * syn.n_post + syn.post[ids], w)
+            now = queue[ctx.t % slots]
+            current.add_(now)
+            now.zero_()
+        else:
+            current.view(-1).index_add_(0, batch_rows * syn.n_post + syn.post[ids], w)
+        return {"current": current}

@@ -1,0 +1,21 @@
+"""The backend: circuit documents, files, compilation to a torch simulator, probes."""
+from .circuit import Circuit, Wire
+from .errors import (
+    CircuitError,
+    CircuitFileError,
+    DivergenceError,
+    MissingInputError,
+    PortKindError,
+    SizeMismatchError,
+    UnknownBlockError,
+    UnknownPortError,
+)
+from .files import SCHEMA_VERSION
+from .probes import SampleRecorder, SpikeRecorder
+from .simulator import Simulator, compile
+
+__all__ = [
+    "Circuit", "Wire", "Simulator", "compile", "SCHEMA_VERSION", "SampleRecorder", "SpikeRecorder",
+    "CircuitError", "CircuitFileError", "DivergenceError", "MissingInputError", "PortKindError",
+    "SizeMismatchError", "UnknownBlockError", "UnknownPortError",
+]

@@ -1,0 +1,99 @@
+"""Recorders: bounded buffers that probes write into while a circuit runs, and views read.
+
+Memory is bounded whatever the run length: spike events keep the newest ``capacity`` events,
+sampled signals keep the newest ``capacity`` samples.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+class SpikeRecorder:
+    """Spike events (step, batch row, neuron) from a 0/1 signal, newest ``capacity`` kept."""
+
+    view = "raster"
+
+    def __init__(self, capacity: int = 2_000_000):
+        self.capacity = capacity
+        self.clear()
+
+    def clear(self):
+        self._chunks: list[torch.Tensor] = []
+        self._count = 0
+        self.first_step = None  # first step covered by what is kept (for rates)
+        self.last_step = None
+
+    def record(self, t: int, value: torch.Tensor):
+        if self.first_step is None:
+            self.first_step = t
+        self.last_step = t
+        events = value.nonzero()  # (k, 2): row, neuron
+        if len(events):
+            stamped = torch.cat([torch.full((len(events), 1), t, dtype=torch.long, device=events.device), events], 1)
+            self._chunks.append(stamped)
+            self._count += len(events)
+            while self._count - len(self._chunks[0]) >= self.capacity:
+                dropped = self._chunks.pop(0)
+                self._count -= len(dropped)
+                self.first_step = int(self._chunks[0][0, 0])
+
+    def events(self, since_step: int = -1) -> np.ndarray:
+        """All kept events with step > since_step, as an int64 array of rows (step, row, neuron)."""
+        chunks = [c for c in self._chunks if int(c[-1, 0]) > since_step]
+        if not chunks:
+            return np.zeros((0, 3), dtype=np.int64)
+        out = torch.cat(chunks).cpu().numpy()
+        return out[out[:, 0] > since_step]
+
+
+class SampleRecorder:
+    """A ring buffer of samples of a tensor signal taken every ``every`` steps.
+
+    ``neurons`` (indices into the last dimension) keeps only those entries of each sample.
+    """
+
+    def __init__(self, view: str, every: int = 1, capacity: int = 10_000, neurons=None):
+        self.view, self.every, self.capacity = view, every, capacity
+        self.neurons = None if neurons is None else torch.as_tensor(neurons, dtype=torch.long)
+        self.clear()
+
+    def clear(self):
+        self._buffer = None
+        self._steps = np.zeros(self.capacity, dtype=np.int64)
+        self._written = 0
+
+    def record(self, t: int, value: torch.Tensor):
+        if t % self.every:
+            return
+        if self.neurons is not None:
+            value = value.index_select(-1, self.neurons.to(value.device))
+        if self._buffer is None:
+            self._buffer = torch.zeros((self.capacity, *value.shape), dtype=value.dtype, device=value.device)
+        slot = self._written % self.capacity
+        self._buffer[slot].copy_(value)
+        self._steps[slot] = t
+        self._written += 1
+
+    def samples(self, since_step: int = -1) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, values) in time order for samples after since_step; values is (T, ...)."""
+        if self._buffer is None:
+            return np.zeros(0, dtype=np.int64), np.zeros((0,))
+        n = min(self._written, self.capacity)
+        order = (np.arange(n) + self._written - n) % self.capacity
+        steps = self._steps[order]
+        keep = order[steps > since_step]
+        values = self._buffer[torch.as_tensor(keep, dtype=torch.long)].cpu().numpy()
+        return self._steps[keep], values
+
+
+def default_recorder(view: str, shape: tuple[int, ...]):
+    """How a probe is recorded unless the user asks otherwise, chosen by its view kind."""
+    if view == "raster":
+        return SpikeRecorder()
+    if view == "trace":
+        width = shape[-1] if shape else 1
+        return SampleRecorder("trace", neurons=list(range(min(width, 16))) if shape else None)
+    if view == "heatmap":
+        return SampleRecorder("heatmap", every=100, capacity=10)
+    return SampleRecorder(view, capacity=100_000)

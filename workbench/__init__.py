@@ -1,0 +1,1 @@
+"""The browser workbench (Panel app)."""
