@@ -28,8 +28,9 @@ class Port:
 
     ``size`` names the integer parameter that gives the port's width (e.g. ``"n"``), or is
     ``None`` when the width is taken from whatever the port is wired to (a projection's pre and
-    post sizes). ``latent`` outputs are read by their consumers one step later, which is how
-    synaptic currents reach neurons (and how recurrent loops are closed).
+    post sizes). A ``latent`` output is published at the end of the step, so its readers see
+    the previous step's value: this is how synaptic currents reach neurons and close loops.
+    A block must return a fresh tensor for a latent output, never one it mutates later.
     """
 
     kind: str

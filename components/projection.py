@@ -127,8 +127,8 @@ class Projection(Block):
         return state
 
     def step(self, ctx, p, state, inputs):
-        syn, current = state["synapses"], state["current"]
-        current.mul_(p.decay)
+        syn = state["synapses"]
+        current = state["current"] * p.decay  # a fresh tensor: the published one stays intact
         spikes = inputs["spikes"]
         rows, neurons = spikes.nonzero(as_tuple=True)
         state["pre_spikes"], state["pre_events"] = spikes, (rows, neurons)
@@ -144,4 +144,5 @@ class Projection(Block):
             now.zero_()
         else:
             current.view(-1).index_add_(0, batch_rows * syn.n_post + syn.post[ids], w)
+        state["current"] = current
         return {"current": current}

@@ -1,8 +1,9 @@
 """Compile a circuit into a torch simulator and run it.
 
-One step calls every block's ``step`` in a fixed order. The order follows the wires, except
-that a block reads a *latent* output (a synaptic current) or a wire that closes a loop as it was
-at the end of the previous step. So a spike emitted at step t changes the membrane from step
+One step calls every block's ``step`` in a fixed order that follows the wires. A *latent*
+output (a synaptic current) is published only when the whole step is done, so its readers see
+the previous step's value wherever they sit in the order; a loop of non-latent wires is run in
+the order its blocks were added. So a spike emitted at step t changes the membrane from step
 t + 1 on, as in Brian2's schedule (update, threshold, propagate, reset).
 """
 from __future__ import annotations
@@ -34,6 +35,7 @@ class _Node:
     state: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # input -> [(block, output)]
     target: str | None = None  # for a learning rule: the projection it acts on
+    latent: frozenset[str] = frozenset()  # outputs published at the end of the step
 
 
 def _is_rule_wire(circuit: Circuit, w: Wire) -> bool:
@@ -41,10 +43,7 @@ def _is_rule_wire(circuit: Circuit, w: Wire) -> bool:
 
 
 def _step_order(circuit: Circuit) -> list[str]:
-    """Blocks in an order where each reads this step's value of its non-latent inputs.
-
-    Loops that are not broken by a latent output run in the order the blocks were added.
-    """
+    """Blocks in an order where each reads this step's value of its non-latent inputs."""
     names = list(circuit.graph.nodes)
     rank = {n: i for i, n in enumerate(names)}
     deps = nx.DiGraph()
@@ -90,7 +89,8 @@ class Simulator:
             ctx.batch, ctx.dt, ctx.device, ctx.dtype, ctx.generator = self.batch, self.dt, self.device, dtype, self.generator
             live = {p: torch.full((self.batch, 1), float(getattr(block, p)), dtype=dtype, device=self.device)
                     for p in block.live_params()}
-            self.nodes[name] = _Node(name, block, ctx, live)
+            latent = frozenset(k for k, port in block.outputs.items() if port.latent)
+            self.nodes[name] = _Node(name, block, ctx, live, latent=latent)
         for w in self.circuit.wires:
             if _is_rule_wire(self.circuit, w):
                 self.nodes[w.source].target = w.target
@@ -147,7 +147,7 @@ class Simulator:
         return self
 
     def _step_once(self) -> None:
-        outputs = self.outputs
+        outputs, published_later = self.outputs, {}
         for name in self.order:
             node = self.nodes[name]
             node.ctx.t = self.t
@@ -160,7 +160,8 @@ class Simulator:
             if node.target is not None:
                 inputs["target"] = self.nodes[node.target].state
             for port, value in node.block.step(node.ctx, node.params, node.state, inputs).items():
-                outputs[(name, port)] = value
+                (published_later if port in node.latent else outputs)[(name, port)] = value
+        outputs.update(published_later)
         for path, rec in self.recorders.items():
             rec.record(self.t, self._signal(path))
         self.t += 1
