@@ -127,7 +127,8 @@ class Circuit:
         out_port, in_port = src.outputs[wire.output], dst.inputs[wire.input]
         if out_port.kind != in_port.kind:
             raise PortKindError(
-                f"cannot wire {wire}: {wire.output} carries {out_port.kind} but {wire.input} expects {in_port.kind}"
+                f"cannot wire {wire}: {wire.source}.{wire.output} carries {out_port.kind} "
+                f"but {wire.target}.{wire.input} expects {in_port.kind}"
             )
         if any(w == wire for w in self.wires):
             raise CircuitError(f"{wire} is already wired")

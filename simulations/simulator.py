@@ -38,6 +38,10 @@ class _Node:
     latent: frozenset[str] = frozenset()  # outputs published at the end of the step
 
 
+def _finite(value) -> bool:
+    return not (isinstance(value, torch.Tensor) and value.is_floating_point()) or bool(torch.isfinite(value).all())
+
+
 def _is_rule_wire(circuit: Circuit, w: Wire) -> bool:
     return circuit.block(w.source).outputs[w.output].kind == "plasticity"
 
@@ -109,6 +113,7 @@ class Simulator:
         self.generator.manual_seed(self.seed)
         self.t = 0
         self.diverged: DivergenceError | None = None
+        self._state_handed_out = False
         self.outputs: dict[tuple[str, str], torch.Tensor] = {}
         for node in self.nodes.values():
             node.params = self._derive(node)
@@ -140,6 +145,9 @@ class Simulator:
         """Advance n steps. Raises DivergenceError (and stays paused) if a state went non-finite."""
         if self.diverged is not None:
             raise self.diverged
+        if self._state_handed_out:  # state edited from outside: check it before using it
+            self._state_handed_out = False
+            self._check_finite(full=True)
         for _ in range(n):
             self._step_once()
             if self.t % self.check_every == 0:
@@ -166,13 +174,17 @@ class Simulator:
             rec.record(self.t, self._signal(path))
         self.t += 1
 
-    def _check_finite(self) -> None:
+    def _check_finite(self, full: bool = False) -> None:
+        """Outputs every ``check_every`` steps (cheap), all state every 100 checks; the error
+        names the state variable that went bad where one did, else the output."""
+        full = full or self.t % (100 * self.check_every) == 0
         for name in self.order:
             node = self.nodes[name]
-            signals = {**node.state, **{port: v for (n, port), v in self.outputs.items() if n == name}}
-            for var, value in signals.items():
-                if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
-                    self.diverged = DivergenceError(name, var, self.t, self.dt)
+            outputs = {port: v for (n, port), v in self.outputs.items() if n == name}
+            if full or not all(_finite(v) for v in outputs.values()):
+                bad = [k for k, v in {**node.state, **outputs}.items() if not _finite(v)]
+                if bad:
+                    self.diverged = DivergenceError(name, bad[0], self.t, self.dt)
                     raise self.diverged
 
     # -- parameters and state ------------------------------------------------------------------
@@ -209,9 +221,11 @@ class Simulator:
         node.params = self._derive(node)
 
     def get_state(self, block: str, variable: str) -> torch.Tensor:
+        """A block's state tensor itself (not a copy): edits to it take effect."""
         state = self.node(block).state
         if variable not in state:
             raise CircuitError(f"{block} has no state {variable!r} (state: {', '.join(state)})")
+        self._state_handed_out = True
         return state[variable]
 
     def set_state(self, block: str, variable: str, value) -> None:
