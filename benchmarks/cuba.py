@@ -1,0 +1,74 @@
+"""CUBA benchmark (Vogels & Abbott 2005, as in Brian2's examples): 4000 LIF, 1 s at 0.1 ms.
+
+Prints wall seconds per biological second and mean rates for our engine and, when Brian2 is
+installed (``pip install -e .[bench]``), for Brian2's numpy and cpp_standalone targets run in
+the same process, with the ratios. One thread each.
+
+    python benchmarks/cuba.py [--seconds 1.0] [--no-brian2] [--targets numpy,cpp_standalone]
+"""
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch  # noqa: E402
+
+from simulations import compile  # noqa: E402
+from simulations.examples import cuba  # noqa: E402
+
+
+def ours(seconds: float, dtype=torch.float32, **options):
+    start = time.perf_counter()
+    sim = compile(cuba(), dt=0.1, seed=1, dtype=dtype, record=["exc.spikes", "inh.spikes"], **options)
+    built = time.perf_counter()
+    sim.run(seconds)
+    ran = time.perf_counter()
+    return (ran - built) / seconds, built - start, sim.rates("exc")[0], sim.rates("inh")[0]
+
+
+def run_brian2(seconds: float, target: str):
+    from simulations.brian2_twin import run_brian2_cuba
+
+    r = run_brian2_cuba(seconds=seconds, seed=1, target=target)
+    n_exc, n = r["n_exc"], 4000
+    exc = (r["spike_i"] < n_exc).sum() / n_exc / seconds
+    inh = (r["spike_i"] >= n_exc).sum() / (n - n_exc) / seconds
+    return r["run_seconds"] / seconds, exc, inh
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--no-brian2", action="store_true")
+    parser.add_argument("--targets", default="numpy,cpp_standalone")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    rows = []
+    wall, build, exc, inh = ours(args.seconds)
+    rows.append(("ours (float32)", wall, exc, inh))
+    print(f"ours: connectivity + state built in {build:.2f} s")
+    wall64, _, exc64, inh64 = ours(args.seconds, dtype=torch.float64)
+    rows.append(("ours (float64)", wall64, exc64, inh64))
+    if not args.no_brian2:
+        try:
+            import brian2  # noqa: F401
+        except ImportError:
+            print("Brian2 not installed: pip install -e .[bench] to compare")
+        else:
+            for target in args.targets.split(","):
+                b_wall, b_exc, b_inh = run_brian2(args.seconds, target)
+                rows.append((f"brian2 {target}", b_wall, b_exc, b_inh))
+
+    reference = rows[0][1]
+    print(f"\nCUBA, 4000 neurons, {args.seconds:g} s biological, dt = 0.1 ms, 1 thread")
+    print(f"{'engine':<26}{'wall s / bio s':>15}{'vs ours f32':>13}{'exc Hz':>9}{'inh Hz':>9}")
+    for name, w, e, i in rows:
+        print(f"{name:<26}{w:>15.3f}{w / reference:>12.2f}x{e:>9.2f}{i:>9.2f}")
+
+
+if __name__ == "__main__":
+    main()
