@@ -1,11 +1,20 @@
-"""Serve the workbench: ``python app.py`` (binds 127.0.0.1)."""
+"""Serve the workbench: ``python app.py [--port 5006]``, then open the printed address."""
+import argparse
+
 import panel as pn
+import torch
+
+from workbench.app import create_app
 
 
-def main():
-    page = pn.pane.Markdown("# Workbench\nThe browser editor lands with the workbench issue; "
-                            "the Python API (`simulations`) works now.")
-    pn.serve(page, address="127.0.0.1", port=5006, show=False, title="Workbench")
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=5006, help="port on 127.0.0.1 (default 5006)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)  # the simulation thread and the server share a small machine
+    print(f"Workbench: http://127.0.0.1:{args.port}/", flush=True)
+    pn.serve({"/": create_app}, address="127.0.0.1", port=args.port, show=False, title="Workbench",
+             websocket_origin=[f"127.0.0.1:{args.port}", f"localhost:{args.port}"])
 
 
 if __name__ == "__main__":

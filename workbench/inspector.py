@@ -1,0 +1,133 @@
+"""The inspector: a form generated from the selected block's param declarations.
+
+Values are set on the block with ``setattr``, so param itself enforces bounds and types and
+its own message (which names the bound) is what the user sees; the widget then goes back to
+the block's value. Live parameters get a slider too, so they can be dragged while running.
+"""
+from __future__ import annotations
+
+import json
+from typing import Callable
+
+import panel as pn
+import param
+
+from components import Block
+
+from .blocks import is_live, summary
+
+
+def slider_range(p: param.Number, value: float) -> tuple[float, float]:
+    """A draggable range: the declared bounds where given, else around the current value."""
+    lo, hi = p.bounds or (None, None)
+    span = max(abs(value) * 2.0, 1.0)
+    lo = value - span if lo is None else lo
+    hi = value + span if hi is None else hi
+    return float(lo), float(max(hi, lo + 1e-6))
+
+
+class Inspector:
+    """Shows one block at a time; ``on_change(block_name, param_name, value)`` after a change
+    the block accepted, ``on_delete(block_name)`` for the delete button."""
+
+    def __init__(self, on_change: Callable[[str, str, object], None], on_delete: Callable[[str], None]):
+        self.on_change, self.on_delete = on_change, on_delete
+        self.name: str | None = None
+        self.block: Block | None = None
+        self.error = pn.pane.Alert("", alert_type="danger", visible=False, margin=(4, 5),
+                                   css_classes=["wb-param-error"])
+        self.body = pn.Column(sizing_mode="stretch_width")
+        self.panel = pn.Column(pn.pane.Markdown("#### Inspector", margin=(0, 5)), self.error, self.body,
+                               sizing_mode="stretch_width")
+        self._widgets: dict[str, list[pn.widgets.Widget]] = {}
+        self._setting = False
+        self.show(None, None)
+
+    def show(self, name: str | None, block: Block | None) -> None:
+        self.name, self.block = name, block
+        self.error.visible = False
+        self._widgets = {}
+        if block is None:
+            self.body.objects = [pn.pane.Markdown("Select a block on the canvas to edit its parameters.",
+                                                  styles={"color": "#666"})]
+            return
+        cls = type(block)
+        rows = [pn.pane.Markdown(f"**{name}**: `{cls.__name__}`  \n{summary(cls)}", margin=(0, 5),
+                                 styles={"font-size": "12px"})]
+        for pname in block.user_params():
+            rows.append(self._row(block, pname))
+        ports = ", ".join([f"in: {k} ({p.kind})" for k, p in cls.inputs.items()]
+                          + [f"out: {k} ({p.kind})" for k, p in cls.outputs.items()])
+        rows.append(pn.pane.Markdown(f"Ports: {ports or 'none'}", styles={"font-size": "11px", "color": "#555"}))
+        delete = pn.widgets.Button(name=f"Delete {name}", button_type="danger", button_style="outline",
+                                   css_classes=["wb-delete"], width=160)
+        delete.on_click(lambda _e, n=name: self.on_delete(n))
+        rows.append(delete)
+        self.body.objects = rows
+
+    def _row(self, block: Block, pname: str):
+        p = block.param[pname]
+        value = getattr(block, pname)
+        label = f"{pname}" + (" (live)" if is_live(block, pname) else "")
+        common = dict(name=label, description=p.doc, sizing_mode="stretch_width", margin=(2, 5))
+        if isinstance(p, param.Boolean):
+            widget = pn.widgets.Checkbox(value=bool(value), **{k: v for k, v in common.items() if k != "description"})
+        elif isinstance(p, param.Selector):
+            widget = pn.widgets.Select(options=list(p.objects), value=value, **common)
+        elif isinstance(p, param.Integer):
+            widget = pn.widgets.IntInput(value=value, **common)
+        elif isinstance(p, param.Number):
+            widget = pn.widgets.FloatInput(value=value, format="0[.]0000", **common)
+        elif isinstance(p, param.List):
+            widget = pn.widgets.TextAreaInput(value=json.dumps(value), height=60, **common)
+        else:
+            widget = pn.widgets.TextInput(value="" if value is None else str(value), **common)
+        widget.css_classes = [f"wb-param-{pname}"]
+        widgets = [widget]
+        if is_live(block, pname) and value is not None:
+            lo, hi = slider_range(p, float(value))
+            slider = pn.widgets.FloatSlider(start=lo, end=hi, value=float(value), step=(hi - lo) / 200,
+                                            name="", show_value=False, sizing_mode="stretch_width",
+                                            margin=(0, 10), css_classes=[f"wb-slider-{pname}"])
+            widgets.append(slider)
+        for w in widgets:
+            w.param.watch(lambda e, n=pname, w=w: self._changed(n, w, e.new), "value")
+        self._widgets[pname] = widgets
+        return pn.Column(*widgets, sizing_mode="stretch_width", margin=0)
+
+    def _changed(self, pname: str, source, raw) -> None:
+        if self._setting or self.block is None:
+            return
+        p = self.block.param[pname]
+        try:
+            value = json.loads(raw) if isinstance(p, param.List) else raw
+            if isinstance(p, param.String) and value == "" and p.allow_None:
+                value = None
+            setattr(self.block, pname, value)
+        except (ValueError, TypeError) as e:  # param's own message, naming the bound
+            self.error.object = f"**{self.name}.{pname}** refused: {e}"
+            self.error.visible = True
+            self._sync(pname)
+            return
+        self.error.visible = False
+        self._sync(pname, skip=source)
+        self.on_change(self.name, pname, getattr(self.block, pname))
+
+    def _sync(self, pname: str, skip=None) -> None:
+        """Put every widget of ``pname`` back to the block's value."""
+        value = getattr(self.block, pname)
+        self._setting = True
+        try:
+            for w in self._widgets.get(pname, []):
+                if w is skip:
+                    continue
+                if isinstance(w, pn.widgets.FloatSlider):
+                    w.value = min(max(float(value), w.start), w.end)
+                elif isinstance(w, pn.widgets.TextAreaInput):
+                    w.value = json.dumps(value)
+                elif isinstance(w, pn.widgets.TextInput):
+                    w.value = "" if value is None else str(value)
+                else:
+                    w.value = value
+        finally:
+            self._setting = False
