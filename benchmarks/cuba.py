@@ -1,10 +1,10 @@
 """CUBA benchmark (Vogels & Abbott 2005, as in Brian2's examples): 4000 LIF, 1 s at 0.1 ms.
 
 Prints wall seconds per biological second and mean rates for our engine and, when Brian2 is
-installed (``pip install -e .[bench]``), for Brian2's numpy and cpp_standalone targets run in
+installed (``pip install -e .[bench]``), for Brian2's numpy, cython and cpp_standalone targets in
 the same process, with the ratios. One thread each.
 
-    python benchmarks/cuba.py [--seconds 1.0] [--no-brian2] [--targets numpy,cpp_standalone]
+    python benchmarks/cuba.py [--seconds 1.0] [--no-brian2] [--targets numpy,cython,cpp_standalone]
 """
 import argparse
 import os
@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
+from components import native  # noqa: E402
 from simulations import compile  # noqa: E402
 from simulations.examples import cuba  # noqa: E402
 
@@ -43,7 +44,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--no-brian2", action="store_true")
-    parser.add_argument("--targets", default="numpy,cpp_standalone")
+    parser.add_argument("--targets", default="numpy,cython,cpp_standalone")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -53,6 +54,10 @@ def main():
     print(f"ours: connectivity + state built in {build:.2f} s")
     wall64, _, exc64, inh64 = ours(args.seconds, dtype=torch.float64)
     rows.append(("ours (float64)", wall64, exc64, inh64))
+    native.ENABLED = False
+    plain, _, exc_p, inh_p = ours(args.seconds)
+    native.ENABLED = True
+    rows.append(("ours (float32, plain torch)", plain, exc_p, inh_p))
     if not args.no_brian2:
         try:
             import brian2  # noqa: F401

@@ -2,6 +2,7 @@
 import param
 import torch
 
+from . import native
 from . import synapses as conn
 from .base import Block, Port, Probe, exp_decay
 
@@ -127,15 +128,32 @@ class Projection(Block):
         return state
 
     def step(self, ctx, p, state, inputs):
-        syn = state["synapses"]
+        syn, spikes = state["synapses"], inputs["spikes"]
+        state["pre_spikes"] = spikes
+        queue = state.get("in_flight")
+        fused = native.kernel("propagate", ctx.device, ctx.dtype)
+        if fused is not None:
+            # decay + propagation in one compiled call, alternating between two buffers so the
+            # published current (read by other blocks until the step ends) is never written
+            if state.get("packed_for") is not p:  # (re)pack after a build or a parameter change
+                state.setdefault("spare", torch.zeros_like(state["current"]))
+                out, previous = state["spare"], state["current"]  # step t writes buffer t % 2
+                buf0, buf1 = (out, previous) if ctx.t % 2 == 0 else (previous, out)
+                state["packed"], state["packed_for"] = native.pack(
+                    native.PropagateArgs, B=ctx.batch, n_pre=syn.n_pre, n_post=syn.n_post, w_rows=syn.w.shape[0],
+                    n_syn=len(syn), slots=0 if queue is None else queue.shape[0], ptr=syn.ptr, post=syn.post,
+                    w=syn.w, decay=p.decay, buf0=buf0, buf1=buf1,
+                    delay=None if queue is None else syn.delay, ring=queue,
+                ), p
+            fused(state["packed"], spikes.contiguous().data_ptr(), ctx.t)
+            state["spare"], state["current"] = state["current"], state["spare"]
+            return {"current": state["current"]}
+
         current = state["current"] * p.decay  # a fresh tensor: the published one stays intact
-        spikes = inputs["spikes"]
         rows, neurons = spikes.nonzero(as_tuple=True)
-        state["pre_spikes"], state["pre_events"] = spikes, (rows, neurons)
         ids, batch_rows = syn.outgoing(rows, neurons)
         w = syn.weights_of(ids, batch_rows)
-        if "in_flight" in state:
-            queue = state["in_flight"]
+        if queue is not None:
             slots = queue.shape[0]
             slot = (ctx.t + syn.delay[ids]) % slots
             queue.view(-1).index_add_(0, (slot * ctx.batch + batch_rows) * syn.n_post + syn.post[ids], w)

@@ -60,7 +60,7 @@ class STDP(Block):
         scale = inputs.get("modulation")
         scale = torch.ones_like(p.A_plus) if scale is None else scale[:, :1]
 
-        rows, neurons = target["pre_events"]  # depression at pre spikes
+        rows, neurons = pre.nonzero(as_tuple=True)  # depression at pre spikes
         ids, r = syn.outgoing(rows, neurons)
         self._apply(syn, ids, r, -(p.A_minus * scale)[r, 0] * y[r, syn.post[ids]], p)
 

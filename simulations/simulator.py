@@ -37,6 +37,10 @@ class _Node:
     target: str | None = None  # for a learning rule: the projection it acts on
     latent: frozenset[str] = frozenset()  # outputs published at the end of the step
 
+    def __post_init__(self):
+        self.step = self.block.step  # bound once: attribute access on a Parameterized is slow
+        self.checked = [k for k, port in self.block.outputs.items() if port.kind not in ("spikes", "plasticity")]
+
 
 def _finite(value) -> bool:
     return not (isinstance(value, torch.Tensor) and value.is_floating_point()) or bool(torch.isfinite(value).all())
@@ -71,7 +75,7 @@ class Simulator:
     def __init__(self, circuit: Circuit, dt: float = 0.1, batch: int = 1, seed: int = 0,
                  device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
                  variants: dict[str, Sequence] | None = None, record: str | Sequence[str] = "default",
-                 check_every: int = 10):
+                 check_every: int = 100):
         if dt <= 0:
             raise ValueError(f"dt must be positive, got {dt}")
         variants = dict(variants or {})
@@ -100,10 +104,12 @@ class Simulator:
                 self.nodes[w.source].target = w.target
             else:
                 self.nodes[w.target].sources.setdefault(w.input, []).append((w.source, w.output))
+        self._ordered = [self.nodes[name] for name in self.order]
         for key, values in variants.items():
             name, pname = self._split_param(key)
             self._set_live(name, pname, values)
         self.recorders: dict[str, SpikeRecorder | SampleRecorder] = {}
+        self._recording: list = []  # (recorder, node, source) for each recorded probe
         self._record_request = record
         self.reset()
 
@@ -155,10 +161,9 @@ class Simulator:
         return self
 
     def _step_once(self) -> None:
-        outputs, published_later = self.outputs, {}
-        for name in self.order:
-            node = self.nodes[name]
-            node.ctx.t = self.t
+        outputs, published_later, t = self.outputs, {}, self.t
+        for node in self._ordered:
+            node.ctx.t = t
             inputs = {}
             for port, sources in node.sources.items():
                 value = outputs[sources[0]]
@@ -167,24 +172,23 @@ class Simulator:
                 inputs[port] = value
             if node.target is not None:
                 inputs["target"] = self.nodes[node.target].state
-            for port, value in node.block.step(node.ctx, node.params, node.state, inputs).items():
-                (published_later if port in node.latent else outputs)[(name, port)] = value
+            for port, value in node.step(node.ctx, node.params, node.state, inputs).items():
+                (published_later if port in node.latent else outputs)[(node.name, port)] = value
         outputs.update(published_later)
-        for path, rec in self.recorders.items():
-            rec.record(self.t, self._signal(path))
+        for rec, node, source in self._recording:
+            rec.record(t, node.state[source] if source in node.state else outputs[(node.name, source)])
         self.t += 1
 
     def _check_finite(self, full: bool = False) -> None:
-        """Outputs every ``check_every`` steps (cheap), all state every 100 checks; the error
-        names the state variable that went bad where one did, else the output."""
+        """Value outputs every ``check_every`` steps (cheap; spikes cannot be NaN), all state
+        every 100 checks. The error names the state variable that went bad where one did."""
         full = full or self.t % (100 * self.check_every) == 0
-        for name in self.order:
-            node = self.nodes[name]
-            outputs = {port: v for (n, port), v in self.outputs.items() if n == name}
+        for node in self._ordered:
+            outputs = {port: self.outputs[(node.name, port)] for port in node.checked}
             if full or not all(_finite(v) for v in outputs.values()):
                 bad = [k for k, v in {**node.state, **outputs}.items() if not _finite(v)]
                 if bad:
-                    self.diverged = DivergenceError(name, bad[0], self.t, self.dt)
+                    self.diverged = DivergenceError(node.name, bad[0], self.t, self.dt)
                     raise self.diverged
 
     # -- parameters and state ------------------------------------------------------------------
@@ -238,13 +242,15 @@ class Simulator:
         """Every declared probe as ``"block.probe"`` -> view kind."""
         return {f"{n}.{k}": pr.view for n, node in self.nodes.items() for k, pr in node.block.probes.items()}
 
-    def _signal(self, path: str) -> torch.Tensor:
+    def _probe_source(self, path: str) -> str:
         name, _, probe = path.partition(".")
-        node = self.nodes[name]
-        source = node.block.probes[probe].source
+        return self.nodes[name].block.probes[probe].source
+
+    def _signal(self, path: str) -> torch.Tensor:
+        node, source = self.nodes[path.partition(".")[0]], self._probe_source(path)
         if source in node.state:
             return node.state[source]
-        return self.outputs[(name, source)]
+        return self.outputs[(node.name, source)]
 
     def record(self, path: str, recorder: SpikeRecorder | SampleRecorder | None = None) -> None:
         """Record probe ``path`` with ``recorder`` (default: chosen by the probe's view kind)."""
@@ -252,6 +258,7 @@ class Simulator:
         if path not in paths:
             raise CircuitError(f"no probe {path!r}; probes: {', '.join(paths)}")
         self.recorders[path] = recorder or default_recorder(paths[path], tuple(self._signal(path).shape))
+        self._recording = [(rec, self.nodes[p.partition(".")[0]], self._probe_source(p)) for p, rec in self.recorders.items()]
 
     def _default_recorders(self, request) -> None:
         paths = self.probe_paths()

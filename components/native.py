@@ -1,0 +1,100 @@
+"""Optional compiled fast path for the hot blocks (CPU only).
+
+``native.c`` is built once with the system C compiler into a cache folder and loaded with
+ctypes; no torch headers, so the build takes about a second. Where it cannot be built (no
+compiler) or is switched off (``WORKBENCH_NATIVE=0``), blocks run their plain torch code after a
+one-line notice. Both paths give identical spikes (tests/test_native_path.py).
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+SOURCE = Path(__file__).with_name("native.c")
+_SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
+I64, PTR = ctypes.c_int64, ctypes.c_void_p
+
+
+class LifArgs(ctypes.Structure):
+    _fields_ = [("B", I64), ("n", I64)] + [
+        (name, PTR) for name in ("v", "countdown", "R", "E_L", "decay", "v_th", "v_reset", "ref_steps", "spikes")]
+
+
+class PropagateArgs(ctypes.Structure):
+    _fields_ = [(name, I64) for name in ("B", "n_pre", "n_post", "w_rows", "n_syn", "slots")] + [
+        (name, PTR) for name in ("ptr", "post", "w", "decay", "buf0", "buf1", "delay", "ring")]
+
+
+_SIGNATURES = {
+    "lif_step": (I64, [ctypes.POINTER(LifArgs), PTR]),
+    "propagate": (None, [ctypes.POINTER(PropagateArgs), PTR, I64]),
+}
+
+
+ENABLED = os.environ.get("WORKBENCH_NATIVE", "1") != "0"  # tests flip this to compare paths
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("WORKBENCH_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "workbench")
+    return Path(root)
+
+
+@lru_cache(maxsize=None)
+def _library():
+    source = SOURCE.read_bytes()
+    target = _cache_dir() / f"native_{hashlib.sha256(source).hexdigest()[:16]}.so"
+    try:
+        if not target.exists():
+            compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+            if compiler is None:
+                raise OSError("no C compiler found (set CC or install gcc)")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+                built = Path(tmp) / target.name
+                subprocess.run([compiler, "-O3", "-shared", "-fPIC", "-ffp-contract=off", "-o", str(built), str(SOURCE)],
+                               check=True, capture_output=True, text=True)
+                built.replace(target)  # atomic: concurrent processes never load a half-written file
+        lib = ctypes.CDLL(str(target))
+    except (OSError, subprocess.CalledProcessError) as e:
+        detail = getattr(e, "stderr", None) or str(e)
+        print(f"workbench: compiled fast path unavailable ({detail.strip().splitlines()[-1]}); "
+              "using the plain torch path", file=sys.stderr)
+        return None
+    for name, (restype, argtypes) in _SIGNATURES.items():
+        for suffix in _SUFFIX.values():
+            fn = getattr(lib, f"{name}_{suffix}")
+            fn.restype, fn.argtypes = restype, argtypes
+    return lib
+
+
+def kernel(name: str, device: torch.device, dtype: torch.dtype):
+    """The compiled ``name`` kernel for this device and dtype, or None (use the torch path)."""
+    return _kernel(name, device.type, dtype) if ENABLED else None
+
+
+@lru_cache(maxsize=None)
+def _kernel(name: str, device_type: str, dtype: torch.dtype):
+    if device_type != "cpu" or dtype not in _SUFFIX:
+        return None
+    lib = _library()
+    return None if lib is None else getattr(lib, f"{name}_{_SUFFIX[dtype]}")
+
+
+def ptr(tensor: torch.Tensor | None) -> int | None:
+    """Address of a (contiguous) tensor's data; None stays None, a NULL pointer."""
+    return None if tensor is None else tensor.data_ptr()
+
+
+def pack(struct: type[ctypes.Structure], **fields) -> ctypes.Structure:
+    """Fill an argument struct; tensors become their data addresses. The caller keeps the
+    tensors alive (they are the block's state and parameters) and repacks when they change."""
+    return struct(**{k: ptr(v) if isinstance(v, torch.Tensor) or v is None else v for k, v in fields.items()})
