@@ -81,6 +81,10 @@ class Context:
         """
         return torch.rand(*shape, generator=self.generator, dtype=self.dtype, device=self.device)
 
+    def randn(self, *shape) -> torch.Tensor:
+        """Standard normal numbers from the circuit's seeded stream (see ``rand``)."""
+        return torch.randn(*shape, generator=self.generator, dtype=self.dtype, device=self.device)
+
 
 class Params:
     """Attribute access to a block's live parameter tensors and the values derived from them."""

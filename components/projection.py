@@ -50,13 +50,14 @@ class Projection(Block):
     }
 
     @classmethod
-    def from_graph(cls, graph, weight: str = "weight", **params) -> "Projection":
+    def from_graph(cls, graph, weight_attr: str = "weight", **params) -> "Projection":
         """A projection over the edges of a networkx graph whose nodes are 0..n-1.
 
-        Edge attribute ``weight`` (if present) sets each synapse's weight, else ``params``' weight.
+        Edge attribute ``weight_attr`` (if present) sets a synapse's weight, else ``weight``.
+        An undirected graph gives synapses both ways.
         """
         default = params.get("weight", cls.param["weight"].default)
-        rows = [[int(u), int(v), float(d.get(weight, default))] for u, v, d in graph.edges(data=True)]
+        rows = [[int(u), int(v), float(d.get(weight_attr, default))] for u, v, d in graph.edges(data=True)]
         if not graph.is_directed():
             rows += [[v, u, w] for u, v, w in rows if u != v]
         return cls(connectivity="edges", edges=rows, **params)
