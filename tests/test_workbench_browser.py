@@ -66,15 +66,24 @@ class Page:
     def source(self, name: str, column: str):
         """A column of the named Bokeh data source in this page (None until it exists)."""
         return self.page.evaluate(
-            """([name, column]) => { for (const d of Bokeh.documents) { const m = d.get_model_by_name(name);
-                 if (m) return Array.from(m.data[column] || []); } return null; }""", [name, column])
+            """([name, column]) => { for (const d of Bokeh.documents) {
+                 const found = [...d.all_models].filter((m) => m.name === name);  // newest last
+                 if (found.length) return Array.from(found[found.length - 1].data[column] || []); }
+               return null; }""", [name, column])
 
     def raster_points(self) -> int:
         t = self.source("wb-raster", "t")
         return -1 if t is None else len(t)
 
+    def text(self, selector: str) -> str:
+        """Visible text of a Panel component (its content lives in a shadow root)."""
+        return self.page.eval_on_selector_all(
+            selector, """els => els.map(e => e.shadowRoot ? Array.from(e.shadowRoot.children)
+                 .filter(c => !['STYLE', 'LINK'].includes(c.tagName)).map(c => c.innerText).join(' ')
+                 : e.innerText).join(' ')""").strip()
+
     def message(self) -> str:
-        return self.page.locator(".wb-message").inner_text()
+        return self.text(".wb-message")
 
     def wait_for(self, predicate, timeout=20.0, what="condition"):
         deadline = time.monotonic() + timeout
@@ -172,7 +181,7 @@ def test_run_grows_the_raster_and_pause_stops_it(page):
     t_pause = page.source("wb-rates", "t")[-1]
     time.sleep(1.5)
     assert page.source("wb-rates", "t")[-1] == t_pause, "no new data after Pause"
-    status = page.page.locator(".wb-status").inner_text()
+    status = page.text(".wb-status")
     assert status.startswith("paused")
     page.button("Step")
     page.wait_for(lambda: page.source("wb-rates", "t")[-1] > t_pause, what="Step to advance")
@@ -189,13 +198,13 @@ def _mean_rate(page, column, after_ms):
 def test_live_parameter_change_alters_rate_and_bounds_are_enforced(page):
     page.select("input")
     page.set_param("rate", 5000)
-    page.wait_for(lambda: "must be at most 1000" in page.page.locator(".wb-param-error").inner_text(),
+    page.wait_for(lambda: "must be at most 1000" in page.text(".wb-param-error"),
                   what="the bound in the error message")
     page.button("▶ Run")
     page.wait_for(lambda: len(page.source("wb-rates", "t") or []) > 15, what="rate bins")
     high, _ = _mean_rate(page, "exc__spikes", 0)
-    t_change = page.source("wb-rates", "t")[-1]
     page.set_param("rate", 2)
+    t_change = page.source("wb-rates", "t")[-1]  # the change has reached the server by now
     page.wait_for(lambda: _mean_rate(page, "exc__spikes", t_change + 30)[1] >= 10, what="rate bins after the change")
     low, _ = _mean_rate(page, "exc__spikes", t_change + 30)
     page.button("Pause")
@@ -254,7 +263,7 @@ def test_two_browsers_run_different_circuits_without_cross_talk(browser, server)
         b.set_param("rate", 40)
         b.button("▶ Run")
         b.wait_for(lambda: b.raster_points() > 100, what="B's raster")
-        assert "running" in a.page.locator(".wb-status").inner_text()
+        assert "running" in a.text(".wb-status")
         assert len(a.nodes()) == DEMO_BLOCKS - 1
         a.page.locator('.react-flow__node[data-id="input"]').click()
         a.wait_for(lambda: a.page.locator(".wb-param-rate input").count() > 0, what="A's inspector")

@@ -85,7 +85,7 @@ class Workbench:
         self.palette.on_click(lambda item: self._palette_clicked(item))
         b = dict(width=78, margin=(5, 3))
         self.run_button = pn.widgets.Button(name="▶ Run", button_type="success", css_classes=["wb-run"], **b)
-        self.pause_button = pn.widgets.Button(name="⏸ Pause", button_type="warning", css_classes=["wb-pause"], **b)
+        self.pause_button = pn.widgets.Button(name="Pause", button_type="warning", css_classes=["wb-pause"], **b)
         self.step_button = pn.widgets.Button(name="Step", css_classes=["wb-step"], **b)
         self.reset_button = pn.widgets.Button(name="Reset", css_classes=["wb-reset"], **b)
         self.undo_button = pn.widgets.Button(name="↶ Undo", css_classes=["wb-undo"], **b)

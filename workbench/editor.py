@@ -241,4 +241,5 @@ class CircuitEditor:
         if type_name not in block_types():
             return
         pos = payload.get("position") or {}
-        self.add_block(type_name, (pos.get("x", 0.0), pos.get("y", 0.0)))
+        name = self.add_block(type_name, (pos.get("x", 0.0), pos.get("y", 0.0)))
+        self.notify(f"Added {name} ({type_name}); wire its ports on the canvas.", "success")
