@@ -40,7 +40,7 @@ class LIFPopulation(Block):
     }
 
     def derive(self, p, dt):
-        return {"decay": exp_decay(dt, p.tau_m), "ref_steps": torch.round(p.t_ref / dt).long()}
+        return {"decay": exp_decay(dt, p.tau_m), "ref_steps": torch.round(p.t_ref / dt).int()}
 
     def init_state(self, ctx, p):
         if self.v_init == "uniform":
@@ -49,7 +49,7 @@ class LIFPopulation(Block):
             v = p.E_L + ctx.zeros(1, self.n)
         return {
             "v": v.expand(ctx.batch, self.n).clone(),
-            "refractory": torch.zeros(ctx.batch, self.n, dtype=torch.long, device=ctx.device),
+            "refractory": torch.zeros(ctx.batch, self.n, dtype=torch.int32, device=ctx.device),
         }
 
     def step(self, ctx, p, state, inputs):

@@ -16,28 +16,33 @@ typedef struct {
 } propagate_args;
 
 #define DEFINE_KERNELS(T, SUFFIX)                                                              \
-/* v update for a current held over the step, threshold, reset, refractory countdown. */      \
-int64_t lif_step_##SUFFIX(const lif_args *a, const T *current) {                               \
+/* v update for a current held over the step, threshold, reset, refractory countdown. Written \
+ * branch-free so the compiler vectorizes it; returns nothing (spikes are in a->spikes). */    \
+void lif_step_##SUFFIX(const lif_args *a, const T *current) {                                  \
     T *v = a->v, *spikes = a->spikes;                                                          \
-    int64_t *countdown = a->countdown, fired = 0;                                              \
-    const int64_t *ref_steps = a->ref_steps;                                                   \
+    int32_t *countdown = a->countdown;                                                         \
+    const int32_t *ref_steps = a->ref_steps;                                                   \
     const T *R = a->R, *E_L = a->E_L, *decay = a->decay, *v_th = a->v_th, *v_reset = a->v_reset; \
+    const int64_t n = a->n;                                                                    \
     for (int64_t b = 0; b < a->B; b++) {                                                       \
         const T r = R[b], el = E_L[b], d = decay[b], th = v_th[b], vr = v_reset[b];            \
-        for (int64_t i = b * a->n; i < (b + 1) * a->n; i++) {                                  \
-            int64_t c = countdown[i] - 1;                                                      \
-            if (c < 0) c = 0;                                                                  \
-            T x = v[i];                                                                        \
-            T s = 0;                                                                           \
-            if (c == 0) {                                                                      \
-                const T drive = current ? r * current[i] : (T)0;                               \
-                x = el + ((drive + d * x) + d * (-el - drive));                                \
-                if (x >= th) { x = vr; c = ref_steps[b]; s = 1; fired++; }                     \
-            }                                                                                  \
-            v[i] = x; countdown[i] = c; spikes[i] = s;                                         \
+        const int32_t ref = ref_steps[b];                                                      \
+        T *vb = v + b * n, *sb = spikes + b * n;                                               \
+        int32_t *cb = countdown + b * n;                                                       \
+        const T *ib = current ? current + b * n : 0;                                           \
+        for (int64_t i = 0; i < n; i++) {                                                      \
+            int32_t c = cb[i] - 1;                                                             \
+            c = c < 0 ? 0 : c;                                                                 \
+            const T drive = ib ? r * ib[i] : (T)0;                                             \
+            const T x = vb[i];                                                                 \
+            const T free_ = el + ((drive + d * x) + d * (-el - drive));                        \
+            const T y = c == 0 ? free_ : x;                                                    \
+            const int fire = (c == 0) & (y >= th);                                             \
+            vb[i] = fire ? vr : y;                                                             \
+            cb[i] = fire ? ref : c;                                                            \
+            sb[i] = fire ? (T)1 : (T)0;                                                        \
         }                                                                                      \
     }                                                                                          \
-    return fired;                                                                              \
 }                                                                                              \
                                                                                                \
 /* Step t writes buffer t % 2 = (the other buffer) * decay + the weights of the outgoing     \

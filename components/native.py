@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,9 @@ import torch
 
 SOURCE = Path(__file__).with_name("native.c")
 _SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
+# -march=native: the library is built on, and cached for, the machine that runs it.
+# -ffp-contract=off: no fused multiply-add, so results equal the torch path bit for bit.
+FLAGS = ["-O3", "-march=native", "-shared", "-fPIC", "-ffp-contract=off"]
 I64, PTR = ctypes.c_int64, ctypes.c_void_p
 
 
@@ -35,7 +39,7 @@ class PropagateArgs(ctypes.Structure):
 
 
 _SIGNATURES = {
-    "lif_step": (I64, [ctypes.POINTER(LifArgs), PTR]),
+    "lif_step": (None, [ctypes.POINTER(LifArgs), PTR]),
     "propagate": (None, [ctypes.POINTER(PropagateArgs), PTR, I64]),
 }
 
@@ -51,7 +55,8 @@ def _cache_dir() -> Path:
 @lru_cache(maxsize=None)
 def _library():
     source = SOURCE.read_bytes()
-    target = _cache_dir() / f"native_{hashlib.sha256(source).hexdigest()[:16]}.so"
+    key = hashlib.sha256(source + " ".join(FLAGS + [platform.machine(), platform.node()]).encode())
+    target = _cache_dir() / f"native_{key.hexdigest()[:16]}.so"
     try:
         if not target.exists():
             compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
@@ -60,7 +65,7 @@ def _library():
             target.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
                 built = Path(tmp) / target.name
-                subprocess.run([compiler, "-O3", "-shared", "-fPIC", "-ffp-contract=off", "-o", str(built), str(SOURCE)],
+                subprocess.run([compiler, *FLAGS, "-o", str(built), str(SOURCE)],
                                check=True, capture_output=True, text=True)
                 built.replace(target)  # atomic: concurrent processes never load a half-written file
         lib = ctypes.CDLL(str(target))
