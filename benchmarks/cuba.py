@@ -7,18 +7,14 @@ the same process, with the ratios. One thread each.
     python benchmarks/cuba.py [--seconds 1.0] [--no-brian2] [--targets numpy,cython,cpp_standalone]
 """
 import argparse
-import os
-import sys
 import time
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import _common  # noqa: F401  (one thread, import path)
+import torch
 
-import torch  # noqa: E402
-
-from components import native  # noqa: E402
-from simulations import compile  # noqa: E402
-from simulations.examples import cuba  # noqa: E402
+from components import native
+from simulations import compile
+from simulations.examples import cuba
 
 
 def ours(seconds: float, dtype=torch.float32, **options):
@@ -46,7 +42,6 @@ def main():
     parser.add_argument("--no-brian2", action="store_true")
     parser.add_argument("--targets", default="numpy,cython,cpp_standalone")
     args = parser.parse_args()
-    torch.set_num_threads(1)
 
     rows = []
     wall, build, exc, inh = ours(args.seconds)

@@ -30,22 +30,36 @@ class Synapses:
     """Connectivity (pre, post, delay) plus weights of shape (batch or 1, n_synapses)."""
 
     def __init__(self, pre, post, weights, delays, n_pre: int, n_post: int):
-        order = torch.argsort(pre * n_post + post)  # sort by pre, then post: deterministic
-        self.pre = pre[order].contiguous()
-        self.post = post[order].contiguous()
-        self.w = weights[..., order].contiguous()
-        self.delay = delays[order].contiguous()  # integer steps
+        key = pre * n_post + post
+        if len(key) > 1 and bool((key[1:] < key[:-1]).any()):  # sort by pre, then post
+            order = torch.argsort(key, stable=True)
+            pre, post, weights, delays = pre[order], post[order], weights[..., order], delays[order]
+        # Kept per synapse: post index and weight (12 bytes at float32), plus the delay only
+        # when some delay is non-zero. The pre index and the index by post neuron are derived
+        # when something (a rule, a dense view) first asks for them.
+        self.post = post.contiguous()
+        self.w = weights.contiguous()
+        self.max_delay = int(delays.max()) if len(delays) else 0
+        self.delay = delays.contiguous() if self.max_delay > 0 else None  # whole steps
         self.n_pre, self.n_post = n_pre, n_post
-        device = pre.device
-        self.ptr = torch.zeros(n_pre + 1, dtype=torch.long, device=device)
-        self.ptr[1:] = torch.cumsum(torch.bincount(self.pre, minlength=n_pre), 0)
-        self.by_post = torch.argsort(self.post, stable=True)
-        self.post_ptr = torch.zeros(n_post + 1, dtype=torch.long, device=device)
-        self.post_ptr[1:] = torch.cumsum(torch.bincount(self.post, minlength=n_post), 0)
-        self.max_delay = int(self.delay.max()) if len(self.delay) else 0
+        self.ptr = torch.zeros(n_pre + 1, dtype=torch.long, device=pre.device)
+        self.ptr[1:] = torch.cumsum(torch.bincount(pre, minlength=n_pre), 0)
+        self._pre = self._by_post = None
 
     def __len__(self):
-        return len(self.pre)
+        return len(self.post)
+
+    @property
+    def pre(self) -> torch.Tensor:
+        if self._pre is None:
+            counts = self.ptr[1:] - self.ptr[:-1]
+            self._pre = torch.repeat_interleave(torch.arange(self.n_pre, device=self.ptr.device), counts)
+        return self._pre
+
+    def nbytes(self) -> int:
+        """Memory held by this synapse set (what the scaling benchmark reports)."""
+        tensors = [self.post, self.w, self.delay, self.ptr, self._pre, *(self._by_post or ())]
+        return sum(t.numel() * t.element_size() for t in tensors if t is not None)
 
     def outgoing(self, batch_rows: torch.Tensor, neurons: torch.Tensor):
         """Synapse ids leaving the given (batch row, pre neuron) events, with their batch row."""
@@ -54,8 +68,13 @@ class Synapses:
 
     def incoming(self, batch_rows: torch.Tensor, neurons: torch.Tensor):
         """Synapse ids arriving at the given (batch row, post neuron) events, with their row."""
-        pos, owner = _ranges(self.post_ptr, neurons)
-        return self.by_post[pos], batch_rows[owner]
+        if self._by_post is None:
+            post_ptr = torch.zeros(self.n_post + 1, dtype=torch.long, device=self.post.device)
+            post_ptr[1:] = torch.cumsum(torch.bincount(self.post, minlength=self.n_post), 0)
+            self._by_post = (torch.argsort(self.post, stable=True), post_ptr)
+        by_post, post_ptr = self._by_post
+        pos, owner = _ranges(post_ptr, neurons)
+        return by_post[pos], batch_rows[owner]
 
     def weights_of(self, syn: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         return self.w[rows if self.w.shape[0] > 1 else 0, syn]

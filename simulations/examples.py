@@ -8,10 +8,11 @@ CUBA = dict(tau_m=20.0, E_L=-49.0, v_th=-50.0, v_reset=-60.0, t_ref=5.0, tau_e=5
             w_e=60 * 0.27 / 10, w_i=-20 * 4.5 / 10, p=0.02)
 
 
-def cuba(n: int = 4000, exc_fraction: float = 0.8, stdp_on_ee: bool = False) -> Circuit:
+def cuba(n: int = 4000, exc_fraction: float = 0.8, stdp_on_ee: bool = False, p: float = CUBA["p"]) -> Circuit:
     """The CUBA benchmark network: excitatory and inhibitory LIF populations, p = 0.02.
 
     v starts uniform in [v_reset, v_th); with ``stdp_on_ee`` the exc -> exc projection learns.
+    ``p`` changes the connection probability (the scaling benchmark keeps n * p fixed).
     """
     c = Circuit("cuba")
     n_exc = int(round(n * exc_fraction))
@@ -23,7 +24,7 @@ def cuba(n: int = 4000, exc_fraction: float = 0.8, stdp_on_ee: bool = False) -> 
                                     ("ei", "exc", "inh", CUBA["w_e"], CUBA["tau_e"]),
                                     ("ie", "inh", "exc", CUBA["w_i"], CUBA["tau_i"]),
                                     ("ii", "inh", "inh", CUBA["w_i"], CUBA["tau_i"])]:
-        c.add(name, "Projection", p=CUBA["p"], weight=w, tau_syn=tau)
+        c.add(name, "Projection", p=p, weight=w, tau_syn=tau)
         c.connect(f"{pre}.spikes", f"{name}.spikes")
     # each population sums its excitatory input first, then its inhibitory input (ge + gi)
     for post, projections in [("exc", ("ee", "ie")), ("inh", ("ei", "ii"))]:
