@@ -71,7 +71,7 @@ def displayed(browser, url: str, n: int, seconds: float) -> dict:
     deadline = time.monotonic() + 60
     while page.locator(".react-flow__node").count() != 6:  # the CUBA circuit replaced the demo
         if time.monotonic() > deadline:
-            raise TimeoutError("the CUBA circuit did not open")
+            raise TimeoutError(f"the CUBA circuit did not open ({page.locator('.react-flow__node').count()} nodes)")
         time.sleep(0.2)
     clicked = time.perf_counter()
     page.get_by_role("button", name="▶ Run", exact=True).click()
