@@ -52,18 +52,23 @@ class LIFPopulation(Block):
             "refractory": torch.zeros(ctx.batch, self.n, dtype=torch.int32, device=ctx.device),
         }
 
+    def native_args(self, ctx, p, state):
+        """The compiled kernel's argument struct, packed again after a parameter change."""
+        if state.get("packed_for") is not p:
+            v = state["v"]
+            state.setdefault("spikes", torch.zeros_like(v))
+            state["packed"], state["packed_for"] = native.pack(
+                native.LifArgs, B=v.shape[0], n=v.shape[1], v=v, countdown=state["refractory"], R=p.R, E_L=p.E_L,
+                decay=p.decay, v_th=p.v_th, v_reset=p.v_reset, ref_steps=p.ref_steps, spikes=state["spikes"],
+            ), p
+        return state["packed"]
+
     def step(self, ctx, p, state, inputs):
         v, countdown = state["v"], state["refractory"]
         current = inputs.get("current")
         fused = native.kernel("lif_step", ctx.device, ctx.dtype)
         if fused is not None:  # same maths in one compiled call, updating v and spikes in place
-            if state.get("packed_for") is not p:  # (re)pack after a build or a parameter change
-                state.setdefault("spikes", torch.zeros_like(v))
-                state["packed"], state["packed_for"] = native.pack(
-                    native.LifArgs, B=v.shape[0], n=v.shape[1], v=v, countdown=countdown, R=p.R, E_L=p.E_L,
-                    decay=p.decay, v_th=p.v_th, v_reset=p.v_reset, ref_steps=p.ref_steps, spikes=state["spikes"],
-                ), p
-            fused(state["packed"], None if current is None else current.contiguous().data_ptr())
+            fused(self.native_args(ctx, p, state), None if current is None else current.contiguous().data_ptr())
             return {"spikes": state["spikes"], "v": v}
         countdown.sub_(1).clamp_(min=0)
         active = countdown == 0

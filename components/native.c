@@ -15,6 +15,21 @@ typedef struct {
     void *ptr, *post, *w, *decay, *buf0, *buf1, *delay, *ring;
 } propagate_args;
 
+/* One block of a fused program (simulations/fused.py): a LIF population summing the currents
+ * published by its source projections, or a projection reading a population's spikes. */
+enum { OP_LIF = 1, OP_PROPAGATE = 2 };
+#define MAX_SOURCES 8
+typedef struct {
+    int64_t kind, n_sources, record;       /* record: recorder id, or -1 */
+    void *args;                            /* lif_args or propagate_args */
+    void *sources[MAX_SOURCES];            /* LIF: propagate_args of its current inputs */
+    void *spikes;                          /* projection: the spikes it reads */
+    void *scratch;                         /* LIF with several inputs: their sum */
+} program_op;
+
+/* The current a projection published at the end of the previous step (see propagate). */
+static void *published(const propagate_args *a, int64_t t) { return ((t + 1) % 2) ? a->buf1 : a->buf0; }
+
 #define DEFINE_KERNELS(T, SUFFIX)                                                              \
 /* v update for a current held over the step, threshold, reset, refractory countdown. Written \
  * branch-free so the compiler vectorizes it; returns nothing (spikes are in a->spikes). */    \
@@ -73,5 +88,56 @@ void propagate_##SUFFIX(const propagate_args *a, const T *spikes, int64_t t) {  
     }                                                                                          \
 }
 
+/* Run `steps` steps of a program from step t, appending (step, recorder, flat index) triples
+ * for recorded spikes to `events`. Stops early, before a step that might not fit, and returns
+ * the number of steps done; *n_events says how many triples were written. */
+#define DEFINE_PROGRAM(T, SUFFIX)                                                              \
+int64_t run_program_##SUFFIX(const program_op *ops, int64_t n_ops, int64_t t, int64_t steps,   \
+                             int64_t *events, int64_t capacity, int64_t per_step_max,          \
+                             int64_t *n_events) {                                              \
+    int64_t k = 0, done = 0;                                                                   \
+    for (; done < steps && k + 3 * per_step_max <= capacity; done++, t++) {                    \
+        for (int64_t o = 0; o < n_ops; o++) {                                                  \
+            const program_op *op = ops + o;                                                    \
+            if (op->kind == OP_LIF) {                                                          \
+                const lif_args *a = op->args;                                                  \
+                const int64_t size = a->B * a->n;                                              \
+                const T *current = 0;                                                          \
+                if (op->n_sources == 1) current = published(op->sources[0], t);                \
+                else if (op->n_sources > 1) {                                                  \
+                    T *sum = op->scratch;                                                      \
+                    const T *first = published(op->sources[0], t);                             \
+                    for (int64_t i = 0; i < size; i++) sum[i] = first[i];                      \
+                    for (int64_t s = 1; s < op->n_sources; s++) {                              \
+                        const T *more = published(op->sources[s], t);                          \
+                        for (int64_t i = 0; i < size; i++) sum[i] = sum[i] + more[i];          \
+                    }                                                                          \
+                    current = sum;                                                             \
+                }                                                                              \
+                lif_step_##SUFFIX(a, current);                                                 \
+                if (op->record >= 0) { /* spikes are 0 or 1: skip 16 zeros at a time */       \
+                    const T *spikes = a->spikes;                                               \
+                    for (int64_t i0 = 0; i0 < size; i0 += 16) {                                \
+                        const int64_t end = i0 + 16 < size ? i0 + 16 : size;                   \
+                        T any = 0;                                                             \
+                        for (int64_t i = i0; i < end; i++) any += spikes[i];                   \
+                        if (any == 0) continue;                                                \
+                        for (int64_t i = i0; i < end; i++)                                     \
+                            if (spikes[i] != 0) {                                              \
+                                events[k++] = t; events[k++] = op->record; events[k++] = i;    \
+                            }                                                                  \
+                    }                                                                          \
+                }                                                                              \
+            } else {                                                                           \
+                propagate_##SUFFIX(op->args, op->spikes, t);                                   \
+            }                                                                                  \
+        }                                                                                      \
+    }                                                                                          \
+    *n_events = k / 3;                                                                         \
+    return done;                                                                               \
+}
+
 DEFINE_KERNELS(float, f32)
+DEFINE_PROGRAM(float, f32)
 DEFINE_KERNELS(double, f64)
+DEFINE_PROGRAM(double, f64)

@@ -38,9 +38,19 @@ class PropagateArgs(ctypes.Structure):
         (name, PTR) for name in ("ptr", "post", "w", "decay", "buf0", "buf1", "delay", "ring")]
 
 
+MAX_SOURCES = 8
+OP_LIF, OP_PROPAGATE = 1, 2
+
+
+class ProgramOp(ctypes.Structure):
+    _fields_ = [("kind", I64), ("n_sources", I64), ("record", I64), ("args", PTR),
+                ("sources", PTR * MAX_SOURCES), ("spikes", PTR), ("scratch", PTR)]
+
+
 _SIGNATURES = {
     "lif_step": (None, [ctypes.POINTER(LifArgs), PTR]),
     "propagate": (None, [ctypes.POINTER(PropagateArgs), PTR, I64]),
+    "run_program": (I64, [ctypes.POINTER(ProgramOp), I64, I64, I64, PTR, I64, I64, ctypes.POINTER(I64)]),
 }
 
 

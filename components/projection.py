@@ -128,26 +128,36 @@ class Projection(Block):
             state["in_flight"] = ctx.zeros(syn.max_delay + 1, ctx.batch, syn.n_post)
         return state
 
+    def native_args(self, ctx, p, state):
+        """The compiled kernel's argument struct, packed again after a parameter change.
+
+        The kernel alternates between two buffers: step t writes buffer t % 2 from the other
+        one, so the current published to readers is never written while they may read it.
+        """
+        if state.get("packed_for") is not p:
+            syn, queue = state["synapses"], state.get("in_flight")
+            spare = torch.zeros_like(state["current"])
+            state["buffers"] = (spare, state["current"]) if ctx.t % 2 == 0 else (state["current"], spare)
+            state["packed"], state["packed_for"] = native.pack(
+                native.PropagateArgs, B=ctx.batch, n_pre=syn.n_pre, n_post=syn.n_post, w_rows=syn.w.shape[0],
+                n_syn=len(syn), slots=0 if queue is None else queue.shape[0], ptr=syn.ptr, post=syn.post,
+                w=syn.w, decay=p.decay, buf0=state["buffers"][0], buf1=state["buffers"][1],
+                delay=syn.delay if queue is not None else None, ring=queue,
+            ), p
+        return state["packed"]
+
+    def published(self, t, state) -> None:
+        """Point state["current"] at the buffer the compiled kernel published before step t."""
+        state["current"] = state["buffers"][(t + 1) % 2]
+
     def step(self, ctx, p, state, inputs):
         syn, spikes = state["synapses"], inputs["spikes"]
         state["pre_spikes"] = spikes
         queue = state.get("in_flight")
         fused = native.kernel("propagate", ctx.device, ctx.dtype)
         if fused is not None:
-            # decay + propagation in one compiled call, alternating between two buffers so the
-            # published current (read by other blocks until the step ends) is never written
-            if state.get("packed_for") is not p:  # (re)pack after a build or a parameter change
-                state.setdefault("spare", torch.zeros_like(state["current"]))
-                out, previous = state["spare"], state["current"]  # step t writes buffer t % 2
-                buf0, buf1 = (out, previous) if ctx.t % 2 == 0 else (previous, out)
-                state["packed"], state["packed_for"] = native.pack(
-                    native.PropagateArgs, B=ctx.batch, n_pre=syn.n_pre, n_post=syn.n_post, w_rows=syn.w.shape[0],
-                    n_syn=len(syn), slots=0 if queue is None else queue.shape[0], ptr=syn.ptr, post=syn.post,
-                    w=syn.w, decay=p.decay, buf0=buf0, buf1=buf1,
-                    delay=None if queue is None else syn.delay, ring=queue,
-                ), p
-            fused(state["packed"], spikes.contiguous().data_ptr(), ctx.t)
-            state["spare"], state["current"] = state["current"], state["spare"]
+            fused(self.native_args(ctx, p, state), spikes.contiguous().data_ptr(), ctx.t)
+            self.published(ctx.t + 1, state)
             return {"current": state["current"]}
 
         current = state["current"] * p.decay  # a fresh tensor: the published one stays intact

@@ -24,7 +24,7 @@ class SpikeRecorder:
         self.clear()
 
     def clear(self):
-        self._chunks: list[tuple[int, torch.Tensor]] = []  # (first step, events (k, 3): step offset, row, neuron)
+        self._chunks: list[tuple[int, torch.Tensor]] = []  # (first step, events (k, 3): step, row, neuron)
         self._count = 0
         self._dense = None  # (BLOCK, batch, n) spikes of the steps not yet turned into events
         self._filled = 0
@@ -45,12 +45,25 @@ class SpikeRecorder:
         if self._filled == self.BLOCK:
             self._flush()
 
+    def extend(self, start: int, stop: int, steps, rows, neurons):
+        """Add events found elsewhere (a fused run) for steps start..stop-1."""
+        self._flush()
+        if self.first_step is None:
+            self.first_step = start
+        self.last_step = stop - 1
+        self._keep(start, torch.stack([steps, rows, neurons], 1))
+
     def _flush(self):
-        events = self._dense[: self._filled].nonzero()
-        self._filled = 0
+        if self._filled:
+            events = self._dense[: self._filled].nonzero()
+            events[:, 0] += self._block_start
+            self._filled = 0
+            self._keep(self._block_start, events)
+
+    def _keep(self, start: int, events: torch.Tensor):
         if not len(events):
             return
-        self._chunks.append((self._block_start, events))
+        self._chunks.append((start, events))
         self._count += len(events)
         while self._count - len(self._chunks[0][1]) >= self.capacity:
             self._count -= len(self._chunks.pop(0)[1])
@@ -58,13 +71,11 @@ class SpikeRecorder:
 
     def events(self, since_step: int = -1) -> np.ndarray:
         """All kept events with step > since_step, as an int64 array of rows (step, row, neuron)."""
-        if self._filled:
-            self._flush()
-        parts = [e.cpu().numpy() + np.array([start, 0, 0]) for start, e in self._chunks
-                 if start + self.BLOCK > since_step]
+        self._flush()
+        parts = [e for _, e in self._chunks if int(e[-1, 0]) > since_step]
         if not parts:
             return np.zeros((0, 3), dtype=np.int64)
-        out = np.concatenate(parts)
+        out = torch.cat(parts).cpu().numpy()
         return out[out[:, 0] > since_step]
 
 

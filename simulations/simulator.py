@@ -18,6 +18,7 @@ import torch
 
 from components import Block, Context, Params
 
+from . import fused
 from .circuit import Circuit, Wire
 from .errors import CircuitError, DivergenceError
 from .probes import SampleRecorder, SpikeRecorder, default_recorder
@@ -154,6 +155,13 @@ class Simulator:
         if self._state_handed_out:  # state edited from outside: check it before using it
             self._state_handed_out = False
             self._check_finite(full=True)
+        program = fused.build(self) if n > 1 else None
+        while program is not None and n > 0:  # many steps in one compiled call
+            done = program.run(min(n, self.check_every - self.t % self.check_every))
+            self.t += done
+            n -= done
+            if self.t % self.check_every == 0:
+                self._check_finite()
         for _ in range(n):
             self._step_once()
             if self.t % self.check_every == 0:

@@ -54,3 +54,29 @@ def test_without_a_compiler_the_plain_path_runs_after_a_notice(tmp_path):
     assert "compiled fast path unavailable" in out.stderr and "using the plain torch path" in out.stderr
     assert out.stderr.count("fast path unavailable") == 1
     assert "rate" in out.stdout
+
+
+def test_fused_runs_equal_step_by_step_runs(monkeypatch):
+    from simulations import fused
+
+    def spikes(sim):
+        return [sim.spikes(b)[0].tolist() + sim.spikes(b)[1].tolist() for b in ("exc", "inh")]
+
+    fast = compile(cuba(n=1000), seed=4, record=["exc.spikes", "inh.spikes"])
+    assert fused.build(fast) is not None
+    fast.run(0.2)
+    fast.set_param("exc", "tau_m", 25.0)  # a live change between fused runs
+    fast.run(0.1)
+    stepwise = compile(cuba(n=1000), seed=4, record=["exc.spikes", "inh.spikes", "exc.v"])
+    assert fused.build(stepwise) is None  # a trace recorder needs Python every step
+    stepwise.run(0.2)
+    stepwise.set_param("exc", "tau_m", 25.0)
+    stepwise.run(0.1)
+    monkeypatch.setattr(native, "ENABLED", False)
+    plain = compile(cuba(n=1000), seed=4, record=["exc.spikes", "inh.spikes"]).run(0.2)
+    plain.set_param("exc", "tau_m", 25.0)
+    plain.run(0.1)
+    assert len(spikes(fast)[0]) > 100
+    assert spikes(fast) == spikes(stepwise) == spikes(plain)
+    assert torch.equal(fast.get_state("exc", "v"), plain.get_state("exc", "v"))
+    assert fast.rates("exc") == pytest.approx(plain.rates("exc"))

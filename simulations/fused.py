@@ -1,0 +1,93 @@
+"""Fused runs: many steps of a circuit inside one compiled call, with no Python per step.
+
+Applies when every block has a compiled kernel that can run unattended (LIF populations and
+projections without learning rules, on CPU) and every recorder is a spike recorder of a LIF
+population. The program calls the very kernels the per-step path calls, in the same order, so
+spikes are identical; anything else runs step by step.
+"""
+from __future__ import annotations
+
+import ctypes
+
+import torch
+
+from components import native
+from components.lif_population import LIFPopulation
+from components.projection import Projection
+
+from .probes import SpikeRecorder
+
+
+class Program:
+    """The circuit as an array of compiled ops, rebuilt by ``build`` before each run."""
+
+    def __init__(self, sim, ops, recorded, run):
+        self.sim, self.ops, self.recorded, self._run = sim, ops, recorded, run
+        widths = [node.ctx.batch * node.ctx.sizes["spikes"] for node, _ in recorded]
+        self.per_step_max = max(sum(widths), 1)
+        self.events = torch.empty(3 * max(self.per_step_max * 8, 300_000), dtype=torch.long)
+        self._count = ctypes.c_int64()
+
+    def run(self, steps: int) -> int:
+        """Advance up to ``steps`` steps (fewer if the event buffer fills); returns steps done."""
+        sim = self.sim
+        done = self._run(self.ops, len(self.ops), sim.t, steps, self.events.data_ptr(),
+                         len(self.events), self.per_step_max, ctypes.byref(self._count))
+        events = self.events[: 3 * self._count.value].view(-1, 3)
+        for index, (node, recorder) in enumerate(self.recorded):
+            mine = events[events[:, 1] == index]
+            n = node.ctx.sizes["spikes"]
+            recorder.extend(sim.t, sim.t + done, mine[:, 0], mine[:, 2] // n, mine[:, 2] % n)
+        for node in sim.nodes.values():
+            if isinstance(node.block, Projection):
+                node.block.published(sim.t + done, node.state)
+                sim.outputs[(node.name, "current")] = node.state["current"]
+            else:
+                sim.outputs[(node.name, "spikes")] = node.state["spikes"]
+                sim.outputs[(node.name, "v")] = node.state["v"]
+        return done
+
+
+def build(sim) -> Program | None:
+    """A program for ``sim`` as it is now, or None when some part must run step by step."""
+    run = native.kernel("run_program", sim.device, sim.dtype)
+    if run is None:
+        return None
+    for node in sim.nodes.values():
+        node.ctx.t = sim.t
+    recorded = []
+    for path, recorder in sim.recorders.items():
+        name, _, probe = path.partition(".")
+        node = sim.nodes[name]
+        if not (isinstance(recorder, SpikeRecorder) and isinstance(node.block, LIFPopulation) and probe == "spikes"):
+            return None
+        recorded.append((node, recorder))
+    record_id = {node.name: i for i, (node, _) in enumerate(recorded)}
+    ops = (native.ProgramOp * len(sim.order))()
+    for op, node in zip(ops, sim._ordered):
+        block, state = node.block, node.state
+        if isinstance(block, LIFPopulation):
+            sources = node.sources.get("current", [])
+            if len(sources) > native.MAX_SOURCES or any(
+                    port != "current" or not isinstance(sim.nodes[src].block, Projection) for src, port in sources):
+                return None
+            op.kind, op.n_sources, op.record = native.OP_LIF, len(sources), record_id.get(node.name, -1)
+            op.args = ctypes.addressof(block.native_args(node.ctx, node.params, state))
+            for k, (src, _) in enumerate(sources):
+                source = sim.nodes[src]
+                op.sources[k] = ctypes.addressof(source.block.native_args(source.ctx, source.params, source.state))
+            if len(sources) > 1:
+                state.setdefault("summed_current", torch.zeros_like(state["v"]))
+                op.scratch = state["summed_current"].data_ptr()
+        elif isinstance(block, Projection) and node.target is None and "plasticity" not in node.ctx.wired:
+            (src, port), = node.sources["spikes"]
+            if not isinstance(sim.nodes[src].block, LIFPopulation):
+                return None
+            op.kind, op.record = native.OP_PROPAGATE, -1
+            op.args = ctypes.addressof(block.native_args(node.ctx, node.params, state))
+            source = sim.nodes[src]
+            source.block.native_args(source.ctx, source.params, source.state)  # makes its spikes buffer
+            op.spikes = source.state["spikes"].data_ptr()
+        else:
+            return None
+    return Program(sim, ops, recorded, run)
