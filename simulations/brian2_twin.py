@@ -23,10 +23,11 @@ def run_brian2_cuba(n=4000, seconds=1.0, seed=1, target="numpy", float_dtype="fl
     import brian2 as b2
 
     standalone = target == "cpp_standalone"
+    project = tempfile.mkdtemp(prefix="brian2_cuba_")
     if standalone:
-        b2.set_device("cpp_standalone", directory=tempfile.mkdtemp(prefix="brian2_cuba_"), build_on_run=False)
+        b2.set_device("cpp_standalone", directory=project, build_on_run=False)
         b2.device.reinit()
-        b2.device.activate(directory=tempfile.mkdtemp(prefix="brian2_cuba_"), build_on_run=False)
+        b2.device.activate(directory=project, build_on_run=False)
     else:
         b2.set_device("runtime")
         b2.prefs.codegen.target = target
@@ -58,7 +59,7 @@ def run_brian2_cuba(n=4000, seconds=1.0, seed=1, target="numpy", float_dtype="fl
     net = b2.Network(group, ce, ci, monitor)
     if standalone:
         net.run(seconds * b2.second)
-        b2.device.build(run=True, compile=True)
+        b2.device.build(directory=project, run=True, compile=True)
         run_seconds = b2.device._last_run_time
         b2.set_device("runtime")
     else:
