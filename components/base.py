@@ -77,13 +77,14 @@ class Context:
         """Uniform [0, 1) numbers from the circuit's seeded stream.
 
         Blocks draw one row and broadcast it over the batch ("common random numbers"), so batch
-        row b sees exactly what a separate run of variant b would see.
+        row b sees exactly what a separate run of variant b would see. Numbers are drawn on the
+        CPU and moved, so a GPU run sees the same numbers as a CPU run.
         """
-        return torch.rand(*shape, generator=self.generator, dtype=self.dtype, device=self.device)
+        return torch.rand(*shape, generator=self.generator, dtype=self.dtype).to(self.device)
 
     def randn(self, *shape) -> torch.Tensor:
         """Standard normal numbers from the circuit's seeded stream (see ``rand``)."""
-        return torch.randn(*shape, generator=self.generator, dtype=self.dtype, device=self.device)
+        return torch.randn(*shape, generator=self.generator, dtype=self.dtype).to(self.device)
 
 
 class Params:

@@ -88,7 +88,7 @@ class Simulator:
         self.dt, self.batch, self.seed = float(dt), int(batch), int(seed)
         self.device, self.dtype = torch.device(device), dtype
         self.check_every = check_every
-        self.generator = torch.Generator(device=self.device)
+        self.generator = torch.Generator()  # on the CPU for every device: same seed, same numbers
         contexts = self.circuit._contexts()
         self.order = _step_order(self.circuit)
         self.nodes: dict[str, _Node] = {}
