@@ -74,11 +74,18 @@ void propagate_##SUFFIX(const propagate_args *a, const T *spikes, int64_t t) {  
         for (int64_t j = b * n_post; j < (b + 1) * n_post; j++) out[j] = previous[j] * decay[b]; \
     for (int64_t b = 0; b < B; b++) {                                                          \
         const T *wb = (const T *)a->w + (a->w_rows > 1 ? b * a->n_syn : 0);                    \
-        for (int64_t i = 0; i < n_pre; i++) {                                                  \
-            if (spikes[b * n_pre + i] == 0) continue;                                          \
-            for (int64_t s = ptr[i]; s < ptr[i + 1]; s++) {                                    \
-                if (delay) ring[(((t + delay[s]) % slots) * B + b) * n_post + post[s]] += wb[s]; \
-                else out[b * n_post + post[s]] += wb[s];                                       \
+        const T *sb = spikes + b * n_pre;                                                      \
+        for (int64_t i0 = 0; i0 < n_pre; i0 += 16) { /* spikes are rare: skip 16 zeros at once */ \
+            const int64_t end = i0 + 16 < n_pre ? i0 + 16 : n_pre;                             \
+            T any = 0;                                                                         \
+            for (int64_t i = i0; i < end; i++) any += sb[i];                                   \
+            if (any == 0) continue;                                                            \
+            for (int64_t i = i0; i < end; i++) {                                               \
+                if (sb[i] == 0) continue;                                                      \
+                for (int64_t s = ptr[i]; s < ptr[i + 1]; s++) {                                \
+                    if (delay) ring[(((t + delay[s]) % slots) * B + b) * n_post + post[s]] += wb[s]; \
+                    else out[b * n_post + post[s]] += wb[s];                                   \
+                }                                                                              \
             }                                                                                  \
         }                                                                                      \
     }                                                                                          \

@@ -76,7 +76,7 @@ class Simulator:
     def __init__(self, circuit: Circuit, dt: float = 0.1, batch: int = 1, seed: int = 0,
                  device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
                  variants: dict[str, Sequence] | None = None, record: str | Sequence[str] = "default",
-                 check_every: int = 100):
+                 check_every: int = 1000):
         if dt <= 0:
             raise ValueError(f"dt must be positive, got {dt}")
         variants = dict(variants or {})
