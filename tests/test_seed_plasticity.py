@@ -147,3 +147,48 @@ def test_gain_control_adapter_responses_fall_while_others_keep_their_rank(eta):
     for k in range(3, 10):  # stimuli 45 degrees or more from the adapter: same best neuron, same peak
         assert after[k].argmax() == before[k].argmax() == k
         assert after[k].max() == pytest.approx(before[k].max(), rel=0.02)
+
+
+# -- OrthogonalProjection (HLOP) -----------------------------------------------------------------
+
+def test_hlop_protects_task_a_while_task_b_is_learned_and_plain_learning_forgets_it():
+    rng = np.random.default_rng(0)
+    n_in, n_pat, K = 30, 12, 4
+    XA = (rng.random((n_pat, n_in)) < 0.3).astype(float)
+    la = rng.integers(0, K, n_pat)
+    XB = XA.copy()  # task B: the same inputs with 4 of 30 bits flipped, and other labels
+    for r in XB:
+        flip = rng.choice(n_in, 4, replace=False)
+        r[flip] = 1 - r[flip]
+    lb = (la + 1) % K
+    c = Circuit()
+    c.add("taskA", "PatternInput", n=n_in, patterns=XA.tolist(), targets=np.eye(K)[la].tolist(), n_targets=K)
+    c.add("taskB", "PatternInput", n=n_in, patterns=XB.tolist(), targets=np.eye(K)[lb].tolist(), n_targets=K,
+          scale=0.0)
+    c.add("syn", "Projection", connectivity="all_to_all", weight=0.0)
+    c.add("sink", "LIFPopulation", n=K, R=0.0)
+    c.add("hlop", "OrthogonalProjection", n_subspace=16, eta=0.02, eta_h=0.02)
+    wire(c, ("taskA.spikes", "syn.spikes"), ("taskB.spikes", "syn.spikes"), ("syn.current", "sink.current"),
+         ("hlop.rule", "syn.plasticity"), ("taskA.target", "hlop.teacher"), ("taskB.target", "hlop.teacher"))
+    sim = compile(c, dt=1.0, record="none", variants={"hlop.project": [1.0, 0.0]})  # with / without HLOP
+
+    def accuracy(row, X, labels):
+        return 100.0 * ((X @ sim.weights("syn", row).numpy()).argmax(1) == labels).mean()
+
+    sim.step(1500)  # task A (each step one pattern)
+    a_before = [accuracy(r, XA, la) for r in (0, 1)]
+    sim.set_param("hlop", "eta", 0.0)  # consolidate: lateral neurons learn task A's subspace
+    sim.set_param("hlop", "learn_subspace", 1.0)
+    sim.step(3000)
+    H = sim.get_state("hlop", "H")[0].numpy()
+    assert np.linalg.norm(XA - XA @ H.T @ H) < 0.01 * np.linalg.norm(XA)  # H^T H projects onto span(A)
+    sim.set_param("hlop", "eta", 0.02)  # task B
+    sim.set_param("hlop", "learn_subspace", 0.0)
+    sim.set_param("taskA", "scale", 0.0)
+    sim.set_param("taskB", "scale", 1.0)
+    sim.step(3000)
+    forgetting = [a_before[r] - accuracy(r, XA, la) for r in (0, 1)]
+    assert a_before == [100.0, 100.0]
+    assert forgetting[0] < 2.0  # with projection
+    assert forgetting[1] > 50.0  # without: task B overwrote task A
+    assert accuracy(0, XB, lb) > 90.0 and accuracy(1, XB, lb) > 90.0  # task B learned either way
