@@ -254,7 +254,8 @@ class Simulator:
         name, _, probe = path.partition(".")
         return self.nodes[name].block.probes[probe].source
 
-    def _signal(self, path: str) -> torch.Tensor:
+    def probe_value(self, path: str) -> torch.Tensor:
+        """The current value of the signal probe ``path`` watches (not a copy)."""
         node, source = self.nodes[path.partition(".")[0]], self._probe_source(path)
         if source in node.state:
             return node.state[source]
@@ -265,7 +266,7 @@ class Simulator:
         paths = self.probe_paths()
         if path not in paths:
             raise CircuitError(f"no probe {path!r}; probes: {', '.join(paths)}")
-        self.recorders[path] = recorder or default_recorder(paths[path], tuple(self._signal(path).shape))
+        self.recorders[path] = recorder or default_recorder(paths[path], tuple(self.probe_value(path).shape))
         self._recording = [(rec, self.nodes[p.partition(".")[0]], self._probe_source(p)) for p, rec in self.recorders.items()]
 
     def _default_recorders(self, request) -> None:
@@ -301,7 +302,7 @@ class Simulator:
         if rec.first_step is None:
             return np.zeros(self.batch)
         events = rec.events()
-        width = self._signal(f"{block}.{probe}").shape[-1]
+        width = self.probe_value(f"{block}.{probe}").shape[-1]
         seconds = (rec.last_step - rec.first_step + 1) * self.dt * 1e-3
         counts = np.bincount(events[:, 1], minlength=self.batch)
         return counts / (width * seconds)

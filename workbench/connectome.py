@@ -48,7 +48,7 @@ def _projections(sim: Simulator, populations) -> list[tuple[str, str, str]]:
 def neuron_graph(sim: Simulator) -> tuple[nx.DiGraph, dict]:
     """The sampled neuron graph and its layout (positions)."""
     pops = _populations(sim)
-    sampled = {b: _thin(int(sim._signal(p).shape[-1]), PER_POPULATION) for b, p in pops.items()}
+    sampled = {b: _thin(int(sim.probe_value(p).shape[-1]), PER_POPULATION) for b, p in pops.items()}
     g = nx.DiGraph()
     for b, idx in sampled.items():
         g.add_nodes_from(((b, int(i)) for i in idx), population=b)

@@ -54,7 +54,7 @@ class RasterView:
 
     def __init__(self, sim: Simulator, paths: list[str]):
         self.paths, self.dt = paths, sim.dt
-        widths = [int(sim._signal(p).shape[-1]) for p in paths]
+        widths = [int(sim.probe_value(p).shape[-1]) for p in paths]
         share = max(1, RASTER_ROWS // max(1, len(paths)))
         self.stride = {p: max(1, math.ceil(w / share)) for p, w in zip(paths, widths)}
         self.offset, top, ticks = {}, 0, {}
@@ -103,7 +103,7 @@ class RateView:
     def __init__(self, sim: Simulator, paths: list[str]):
         self.paths, self.dt = paths, sim.dt
         self.bin_steps = max(1, int(round(RATE_BIN_MS / sim.dt)))
-        self.width = {p: int(sim._signal(p).shape[-1]) for p in paths}
+        self.width = {p: int(sim.probe_value(p).shape[-1]) for p in paths}
         self.next_bin = 0
         self.pending = {p: np.zeros((0,), dtype=np.int64) for p in paths}
         self.source = ColumnDataSource(dict(t=[], **{self._col(p): [] for p in paths}), name="wb-rates")
@@ -199,7 +199,7 @@ def heatmap_matrix(sim: Simulator, path: str) -> np.ndarray:
     synapses, else the latest sample laid out as a near-square grid."""
     name = path.partition(".")[0]
     syn = sim.node(name).state.get("synapses")
-    value = sim._signal(path)
+    value = sim.probe_value(path)
     if syn is not None and getattr(syn, "w", None) is value:
         pre, post = syn.pre.cpu().numpy(), syn.post.cpu().numpy()
         w = syn.w[0].detach().cpu().numpy().astype(np.float64)
@@ -217,7 +217,7 @@ def heatmap_matrix(sim: Simulator, path: str) -> np.ndarray:
 def heatmap_extent(sim: Simulator, path: str) -> tuple[int, int]:
     """(rows, columns) the heatmap's axes span: neuron indices for a weight matrix."""
     syn = sim.node(path.split(".")[0]).state.get("synapses")
-    if syn is not None and getattr(syn, "w", None) is sim._signal(path):
+    if syn is not None and getattr(syn, "w", None) is sim.probe_value(path):
         return syn.n_pre, syn.n_post
     return heatmap_matrix(sim, path).shape
 
