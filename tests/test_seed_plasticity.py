@@ -192,3 +192,52 @@ def test_hlop_protects_task_a_while_task_b_is_learned_and_plain_learning_forgets
     assert forgetting[0] < 2.0  # with projection
     assert forgetting[1] > 50.0  # without: task B overwrote task A
     assert accuracy(0, XB, lb) > 90.0 and accuracy(1, XB, lb) > 90.0  # task B learned either way
+
+
+# -- SynapticDampening ---------------------------------------------------------------------------
+
+def test_ssd_forget_class_accuracy_drops_while_the_others_stay():
+    rng = np.random.default_rng(0)
+    K, per, n_in, forget = 4, 10, 40, 2
+
+    def sample(c, m):  # class c: its own 10 inputs active with p = 0.8, all inputs noisy (p = 0.1)
+        X = (rng.random((m, n_in)) < 0.1).astype(float)
+        X[:, 10 * c: 10 * c + 10] = rng.random((m, 10)) < 0.8
+        return X
+
+    Xtr = np.concatenate([sample(c, per) for c in range(K)])
+    ytr = np.repeat(np.arange(K), per)
+    Xte = np.concatenate([sample(c, 50) for c in range(K)])
+    yte = np.repeat(np.arange(K), 50)
+    W = np.linalg.solve(Xtr.T @ Xtr + 0.1 * np.eye(n_in), Xtr.T @ np.eye(K)[ytr])  # a trained linear readout
+    c = Circuit()
+    c.add("all", "PatternInput", n=n_in, patterns=Xtr.tolist())
+    c.add("forget", "PatternInput", n=n_in, patterns=Xtr[ytr == forget].tolist(), scale=0.0)
+    c.add("syn", "Projection", connectivity="edges",
+          edges=[[i, j, float(W[i, j])] for i in range(n_in) for j in range(K)])
+    c.add("sink", "LIFPopulation", n=K, R=0.0)
+    c.add("ssd", "SynapticDampening", alpha=2.0, lambda_=1.0)
+    wire(c, ("all.spikes", "syn.spikes"), ("forget.spikes", "syn.spikes"), ("syn.current", "sink.current"),
+         ("ssd.rule", "syn.plasticity"))
+    sim = compile(c, dt=1.0, record="none", variants={"ssd.alpha": [2.0, 1e9]})  # with / without selection
+
+    def accuracy(row):
+        pred = (Xte @ sim.weights("syn", row).numpy()).argmax(1)
+        return np.array([100.0 * (pred[yte == k] == k).mean() for k in range(K)])
+
+    before = accuracy(0)
+    sim.set_param("ssd", "phase", 1.0)  # importance over the whole training set
+    sim.step(len(Xtr))
+    sim.set_param("ssd", "phase", 2.0)  # importance over the forget set
+    sim.set_param("all", "scale", 0.0)
+    sim.set_param("forget", "scale", 1.0)
+    sim.step(per)
+    sim.set_param("ssd", "phase", 3.0)  # dampen once
+    sim.step(5)
+    after, untouched = accuracy(0), accuracy(1)
+    others = [k for k in range(K) if k != forget]
+    assert before.min() > 90
+    assert before[forget] - after[forget] > 30  # the forget class is unlearned
+    assert np.abs(after[others] - before[others]).max() <= 5  # the others stay within a few points
+    assert np.array_equal(untouched, before)  # nothing selected: nothing changes
+    assert float(sim.get_state("ssd", "dampened")[0]) > 0 and float(sim.get_state("ssd", "dampened")[1]) == 0
