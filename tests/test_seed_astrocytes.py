@@ -36,3 +36,40 @@ def test_amsu_calcium_reaches_the_analytic_steady_state_and_scales_weights():
     ca_now = torch.as_tensor(ca[-1, 0])
     assert torch.allclose(sim.weights("syn", row=0), w0 * (1 + beta * ca_now[domain])[:, None], rtol=1e-9)
     assert torch.equal(sim.weights("syn", row=1), w0)  # beta = 0: calcium has no effect
+
+
+def nalsm_liquid(astrocyte: bool) -> Circuit:
+    """A 200-neuron LIF liquid driven by 50 Poisson inputs, recurrent synapses under STDP
+    (A_plus > A_minus), and a global astrocyte that reads the liquid's connectivity."""
+    c = Circuit()
+    c.add("inp", "PoissonInput", n=50, rate=20.0)
+    c.add("liq", "LIFPopulation", n=200, v_init="uniform")
+    c.add("in_liq", "Projection", p=0.2, weight=30.0, tau_syn=2.0)
+    c.add("rec", "Projection", p=0.05, weight=1.0, tau_syn=2.0, autapses=False)
+    c.add("stdp", "STDP", A_plus=0.1, A_minus=0.05, w_min=0.0, w_max=12.0)
+    c.add("astro", "Astrocyte", w_in=1.0, w_liq=1 / 6, tau_a=100.0, gain=4.0)
+    for a, b in [("inp.spikes", "in_liq.spikes"), ("in_liq.current", "liq.current"), ("liq.spikes", "rec.spikes"),
+                 ("rec.current", "liq.current"), ("stdp.rule", "rec.plasticity"), ("liq.spikes", "stdp.post"),
+                 ("astro.liquid", "rec.plasticity"), ("liq.spikes", "astro.liquid_activity"),
+                 ("inp.spikes", "astro.input_activity")]:
+        c.connect(a, b)
+    if astrocyte:
+        c.connect("astro.modulation", "stdp.modulation")
+    return c
+
+
+def test_nalsm_astrocyte_tunes_the_liquid_to_a_branching_factor_near_one_from_both_sides():
+    results = {}
+    for astrocyte in (True, False):
+        sim = compile(nalsm_liquid(astrocyte), dt=1.0, batch=2, seed=0, record=["astro.branching"])
+        w = sim.get_state("rec", "w")
+        w[0], w[1] = 0.5, 12.0  # row 0 starts sub-critical, row 1 super-critical
+        sim.run(9.0)
+        steps, bf = sim.trace("astro", "branching")  # running mean, one value per step and row
+        start = bf[(steps >= 900) & (steps < 1000)].mean(0).ravel()
+        end = bf[steps >= 7000].mean(0).ravel()
+        results[astrocyte] = (start, end)
+    (start, end), (_, end_without) = results[True], results[False]
+    assert start[0] < 0.8 and start[1] > 1.15  # the two starts really are sub- and super-critical
+    assert ((0.9 < end) & (end < 1.1)).all(), end  # with the astrocyte: near critical from both sides
+    assert (end_without > 1.2).all(), end_without  # plain STDP runs away into the super-critical regime

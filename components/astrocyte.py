@@ -1,0 +1,101 @@
+"""Astrocyte (NALSM): one global astrocyte that steers a liquid's STDP toward criticality."""
+import param
+import torch
+
+from .base import Block, Port, Probe, exp_decay
+
+
+class Astrocyte(Block):
+    """A global astrocyte integrating input and liquid activity; its output scales (and can
+    sign-flip) the liquid's STDP, so the liquid self-organises near a critical branching factor.
+
+    Seed paper: "Increasing Liquid State Machine Performance with Edge-of-Chaos Dynamics
+    Organized by Astrocyte-modulated Plasticity" (NALSM, Ivanov & Michmizos 2021). Astrocyte
+    (the paper's leaky integrator of total spike counts, signs as in the catalogue):
+    ``a <- a + dt/tau_a (-a + w_in sum(input spikes) - w_liq sum(liquid spikes) + bias)``;
+    ``modulation = a``. Wire ``modulation`` to STDP's ``modulation`` input: with
+    ``A_plus > A_minus`` the liquid's synapses drift up while the liquid is quiet relative to
+    its input (a > 0) and down while it is too active (a < 0). (In the paper the astrocyte sets
+    the depression rate of a fixed-potentiation STDP; scaling both rates is this workbench's
+    STDP modulation and has the same fixed point, ``w_liq sum(liquid) = w_in sum(input) + bias``.)
+
+    Branching factor (probe ``branching``, as in the paper's analysis): wire the optional
+    ``liquid`` output to the liquid's recurrent Projection (``plasticity`` input; it changes no
+    weight, it only reads the connectivity). For each neuron spiking at step c, descendants are
+    spikes of its postsynaptic neurons in the ``bf_window`` after c, ancestors spikes of its
+    presynaptic neurons in the window before c; the step's value is the mean over spiking
+    neurons of descendants / max(ancestors, 1), and the probe is its running mean over
+    ``tau_bf``. It is evaluated ``bf_window`` late (it needs the future window).
+    """
+
+    category = "astrocytes"
+    n = param.Integer(1, bounds=(1, 1), doc="one global astrocyte per liquid")
+    tau_a = param.Number(100.0, bounds=(0.01, None), doc="astrocyte time constant (ms)")
+    w_in = param.Number(1.0, doc="weight of the input activity")
+    w_liq = param.Number(0.25, doc="weight of the liquid activity")
+    bias = param.Number(0.0, doc="constant drive of the astrocyte")
+    gain = param.Number(1.0, doc="modulation = gain * a")
+    bf_window = param.Number(4.0, bounds=(0.0, None), doc="branching factor window (ms)")
+    tau_bf = param.Number(500.0, bounds=(0.01, None), doc="branching factor running mean time constant (ms)")
+    structural = ("bf_window",)
+
+    inputs = {
+        "input_activity": Port("spikes", size=None, doc="spikes of the liquid's input"),
+        "liquid_activity": Port("spikes", size=None, required=True, doc="spikes of the liquid"),
+    }
+    outputs = {
+        "modulation": Port("modulation", doc="STDP learning-rate factor (wire to STDP.modulation)"),
+        "liquid": Port("plasticity", size=None, doc="optional: wire to the liquid's recurrent Projection to "
+                                                    "measure the branching factor along its synapses"),
+    }
+    probes = {
+        "astrocyte": Probe("a", "trace", "astrocyte state"),
+        "branching": Probe("bf", "scalar", "branching factor (running mean)"),
+    }
+
+    def derive(self, p, dt):
+        return {"decay_bf": exp_decay(dt, p.tau_bf)}
+
+    def check(self, ctx):
+        n = ctx.sizes["liquid_activity"]
+        if "target_pre" in ctx.sizes and not (ctx.sizes["target_pre"] == ctx.sizes["target_post"] == n):
+            raise ValueError(f"the liquid output must go to a recurrent projection of the {n} liquid neurons, not "
+                             f"{ctx.sizes['target_pre']} -> {ctx.sizes['target_post']}")
+
+    def init_state(self, ctx, p):
+        W = max(1, int(round(self.bf_window / ctx.dt)))
+        n = ctx.sizes["liquid_activity"]
+        return {"a": ctx.zeros(ctx.batch, 1), "bf": ctx.zeros(ctx.batch, 1), "bf_now": ctx.zeros(ctx.batch, 1),
+                "history": ctx.zeros(2 * W + 1, ctx.batch, n), "seen": torch.zeros(ctx.batch, 1, dtype=torch.bool)}
+
+    def _branching(self, ctx, p, state, syn, spikes):
+        hist = state["history"]
+        slots = hist.shape[0]
+        W = slots // 2
+        hist[ctx.t % slots] = spikes
+        if ctx.t < slots - 1:
+            return
+        order = [(ctx.t - slots + 1 + k) % slots for k in range(slots)]  # oldest .. newest
+        before = hist[order[:W]].sum(0)
+        centre = hist[order[W]]
+        after = hist[order[W + 1:]].sum(0)
+        anc = torch.zeros_like(centre).index_add_(1, syn.post, before[:, syn.pre])
+        desc = torch.zeros_like(centre).index_add_(1, syn.pre, after[:, syn.post])
+        count = centre.sum(1, keepdim=True)
+        ratio = (centre * desc / anc.clamp(min=1)).sum(1, keepdim=True) / count.clamp(min=1)
+        has = count > 0
+        first = has & ~state["seen"]
+        bf = torch.where(first, ratio, state["bf"])  # start the running mean at the first value
+        bf = torch.where(has & ~first, p.decay_bf * bf + (1 - p.decay_bf) * ratio, bf)
+        state["bf"], state["bf_now"] = bf, torch.where(has, ratio, state["bf_now"])
+        state["seen"] = state["seen"] | has
+
+    def step(self, ctx, p, state, inputs):
+        liquid = inputs["liquid_activity"]
+        drive = -p.w_liq * liquid.sum(1, keepdim=True) + p.bias
+        if "input_activity" in inputs:
+            drive = drive + p.w_in * inputs["input_activity"].sum(1, keepdim=True)
+        a = state["a"] = state["a"] + (ctx.dt / p.tau_a) * (drive - state["a"])
+        if "target" in inputs:
+            self._branching(ctx, p, state, inputs["target"]["synapses"], liquid)
+        return {"modulation": p.gain * a}
