@@ -1,0 +1,109 @@
+"""Memory blocks: modern and classic Hopfield retrieval and energy, sparse distributed memory,
+Titans neural memory. Each check also runs with the mechanism switched off and must fail then."""
+import numpy as np
+import pytest
+import torch
+
+from components.memory_patterns import stored_patterns
+from components.modern_hopfield import hopfield_energy
+from simulations import Circuit, compile
+
+
+def cued(memory_type, hold=1, size_param="n", size=128, n_patterns=10, noise=0.25, kind="bipolar",
+         k=10, dtype=torch.float64, **params):
+    c = Circuit()
+    c.add("cue", "PatternCue", n=size, n_patterns=n_patterns, kind=kind, k=k, seed=7, noise=noise,
+          t_present=hold * 1.0)
+    c.add("mem", memory_type, n_patterns=n_patterns, seed=7, **{size_param: size}, **params)
+    port = {"ModernHopfield": "query", "ClassicHopfield": "cue", "SparseDistributedMemory": "cue"}[memory_type]
+    c.connect("cue.cue", f"mem.{port}")
+    sim = compile(c, dt=1.0, dtype=dtype, record=["cue.index"])
+    return c, sim
+
+
+def run_trials(sim, n_trials, hold, out):
+    """Per trial: the clean pattern and the memory's output at the end of the presentation."""
+    clean, got = [], []
+    for _ in range(n_trials):
+        sim.step(hold)
+        clean.append(sim.outputs[("cue", "pattern")][0].clone())
+        got.append(sim.outputs[("mem", out)][0].clone())
+    return torch.stack(clean), torch.stack(got)
+
+
+def test_modern_hopfield_one_update_retrieves_from_a_quarter_corrupted_cue():
+    # catalogue: N=1000 random patterns in d=128, 25% of entries corrupted, one update, large beta
+    _, sim = cued("ModernHopfield", size_param="d", size=128, n_patterns=1000, noise=0.25, beta=1.0)
+    clean, got = run_trials(sim, 1000, 1, "retrieved")
+    overlap = (clean * got).sum(1) / (clean.norm(dim=1) * got.norm(dim=1))
+    success = float((overlap > 0.95).double().mean())
+    assert success > 0.99, success
+    # mechanism off: a tiny beta averages over all patterns instead of retrieving one
+    _, sim = cued("ModernHopfield", size_param="d", size=128, n_patterns=1000, noise=0.25, beta=1e-4)
+    clean, got = run_trials(sim, 50, 1, "retrieved")
+    overlap = (clean * got).sum(1) / (clean.norm(dim=1) * got.norm(dim=1))
+    assert float((overlap > 0.95).double().mean()) < 0.1
+
+
+def test_modern_hopfield_energy_never_increases_along_updates():
+    hold = 12
+    _, sim = cued("ModernHopfield", hold=hold, size_param="d", size=64, n_patterns=200, noise=0.45, beta=0.08)
+    energies, rises = [], 0
+    for _ in range(20):
+        cue_state = None
+        for step in range(hold):
+            sim.step(1)
+            if step == 0:  # the energy of the cue itself comes before the first update
+                cue = sim.outputs[("cue", "cue")]
+                X = sim.get_state("mem", "X")
+                cue_state = float(hopfield_energy(X, cue, torch.full((1, 1), 0.08, dtype=cue.dtype)))
+                energies = [cue_state]
+            energies.append(float(sim.get_state("mem", "energy")[0, 0]))
+        steps = np.diff(energies)
+        rises += int((steps > 1e-9 * max(1.0, abs(energies[0]))).sum())
+        assert energies[-1] < energies[0]  # it moved
+    assert rises == 0
+
+
+def test_classic_hopfield_completes_cues_below_capacity_and_fails_above():
+    n = 200
+    # load 0.05 n, 10% corrupted cues: completed exactly
+    _, sim = cued("ClassicHopfield", hold=4, size=n, n_patterns=10, noise=0.10, dtype=torch.float32)
+    clean, got = run_trials(sim, 40, 4, "state")
+    exact = float(((clean == got).all(dim=1)).float().mean())
+    assert exact >= 0.95, exact
+    # energy: asynchronous updates never raise it within a presentation
+    _, sim = cued("ClassicHopfield", hold=4, size=n, n_patterns=10, noise=0.3, dtype=torch.float32)
+    sim.record("mem.energy")
+    sim.step(4 * 20)
+    _, e = sim.trace("mem", "energy")
+    e = e[:, 0, 0].reshape(20, 4)
+    assert (np.diff(e, axis=1) <= 1e-4).all()
+    # load 0.3 n, beyond the 0.138 n capacity: retrieval breaks down
+    _, sim = cued("ClassicHopfield", hold=4, size=n, n_patterns=60, noise=0.10, dtype=torch.float32)
+    clean, got = run_trials(sim, 20, 4, "state")
+    overlap = float((clean * got).sum(1).mean() / n)
+    assert overlap < 0.8, overlap
+    # mechanism off (no stored patterns): the cue is not completed
+    _, sim = cued("ClassicHopfield", hold=4, size=n, n_patterns=10, noise=0.10, dtype=torch.float32, patterns=[[1.0] * n] * 10)
+    clean, got = run_trials(sim, 10, 4, "state")
+    assert float(((clean == got).all(dim=1)).float().mean()) == 0.0
+
+
+def test_sparse_distributed_memory_recalls_exactly_from_30_percent_noise_below_capacity():
+    n, k = 1000, 20
+    _, sim = cued("SparseDistributedMemory", size=n, n_patterns=100, noise=0.3, kind="sparse", k=k, dtype=torch.float32)
+    clean, got = run_trials(sim, 100, 1, "recalled")
+    assert bool((clean == got).all())
+    load = float(sim.get_state("mem", "load")[0, 0])
+    # over capacity (W mostly set): recall is no longer exact
+    _, sim = cued("SparseDistributedMemory", size=n, n_patterns=4000, noise=0.3, kind="sparse", k=k, dtype=torch.float32)
+    clean, got = run_trials(sim, 30, 1, "recalled")
+    assert float((clean == got).all(dim=1).float().mean()) < 0.2
+    assert float(sim.get_state("mem", "load")[0, 0]) > 0.5 > load
+
+
+def test_stored_patterns_are_shared_by_seed():
+    a = stored_patterns(5, 50, "sparse", 7, seed=3)
+    assert torch.equal(a, stored_patterns(5, 50, "sparse", 7, seed=3))
+    assert (a.sum(1) == 7).all()
