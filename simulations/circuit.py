@@ -275,5 +275,11 @@ class Circuit:
 
         return cls.from_json(Path(path).read_text())
 
+    def show(self):
+        """The workbench (editor and live views) for this circuit, displayed inline in Jupyter."""
+        from workbench.notebook import show  # the GUI loads only when asked for
+
+        return show(self)
+
     def __repr__(self):
         return f"Circuit({self.name!r}, {len(self.graph)} blocks, {self.graph.number_of_edges()} wires)"

@@ -30,6 +30,10 @@ def test_notebook_runs_in_a_kernel_and_matches_the_app_run(tmp_path):
     counts_file = tmp_path / "counts.json"
     params = next(cell for cell in nb.cells if "parameters" in cell.metadata.get("tags", []))
     params.source = f"COUNTS_FILE = {str(counts_file)!r}"
+    # the same kernel then shows the workbench inline and streams a run from a cell into its views
+    nb.cells.append(nbformat.v4.new_code_cell("wb = circuit.show()\nwb"))
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "wb.run_for(0.02).wait()\nprint('shown', wb.sim.t, wb.workbench.dashboard.raster_points, wb.workbench.frames_sent)"))
     start = time.monotonic()
     nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
                             resources={"metadata": {"path": str(ROOT)}}).execute()
@@ -40,7 +44,11 @@ def test_notebook_runs_in_a_kernel_and_matches_the_app_run(tmp_path):
     sim = compile(c, dt=0.1, seed=0)  # what the app's Run compiles
     sim.run(SECONDS)
     assert json.loads(counts_file.read_text()) == spike_counts(sim)
-    plot_outputs = nb.cells[-2].outputs
+    shown = nb.cells[-2].outputs
+    assert any("application/vnd.holoviews_exec.v0+json" in o.get("data", {}) for o in shown)  # Panel's view
+    printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs).split()
+    assert printed[:2] == ["shown", "200"] and int(printed[2]) > 0 and int(printed[3]) >= 1
+    plot_outputs = nb.cells[-4].outputs
     assert any("application/vnd.holoviews_load.v0+json" in o.get("data", {}) or "text/html" in o.get("data", {})
                for o in plot_outputs)
 
