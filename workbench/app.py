@@ -22,6 +22,7 @@ from .blocks import block_types, summary
 from .browser import COOKIE, BrowserLink
 from .connectome import ConnectomeView
 from .editor import PALETTE_DRAG_TYPE, CircuitEditor
+from .export_menu import ExportMenu
 from .inspector import Inspector
 from .runner import Runner
 from .views import Dashboard
@@ -101,6 +102,7 @@ class Workbench:
         self.download = pn.widgets.FileDownload(callback=self._save, filename="circuit.json", label="Save",
                                                 button_type="primary", button_style="outline", width=80,
                                                 margin=(5, 3), css_classes=["wb-save"])
+        self.exports = ExportMenu(lambda: self.circuit, self.notify, dt=DT, seed=0)
         self.upload = pn.widgets.FileInput(accept=".json", multiple=False, width=210, margin=(8, 3),
                                            css_classes=["wb-open"])
         self.upload.param.watch(self._opened, "value")
@@ -111,7 +113,7 @@ class Workbench:
     def _layout(self):
         toolbar = pn.Row(pn.pane.HTML("<span class='wb-title'>Workbench</span>", margin=(10, 10)),
                          self.run_button, self.pause_button, self.step_button, self.reset_button, self.speed,
-                         self.status, pn.layout.HSpacer(), self.undo_button, self.download,
+                         self.status, pn.layout.HSpacer(), self.undo_button, self.download, self.exports.panel,
                          pn.pane.HTML("Open:", margin=(12, 2)), self.upload, self.link,
                          sizing_mode="stretch_width")
         sidebar = pn.Column(pn.pane.Markdown("#### Blocks\nClick to add, or drag onto the canvas.", margin=(0, 5)),
