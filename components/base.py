@@ -118,6 +118,11 @@ class Block(param.Parameterized):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        shared = set(cls.inputs) & set(cls.outputs)
+        if shared:  # sizes and wires are looked up by port name
+            raise TypeError(f"{cls.__name__}: ports {sorted(shared)} are both an input and an output; rename one")
+        if "target" in cls.inputs:
+            raise TypeError(f"{cls.__name__}: the input name 'target' is reserved for a rule's projection state")
         if not cls.__name__.startswith("_"):
             REGISTRY[cls.__name__] = cls
 

@@ -172,3 +172,12 @@ def test_save_and_load_file(tmp_path):
     c = small()
     c.save(tmp_path / "c.json")
     assert Circuit.load(tmp_path / "c.json").to_json() == c.to_json()
+
+
+def test_block_declarations_with_clashing_port_names_are_refused():
+    from components import Block, Port
+
+    with pytest.raises(TypeError, match="both an input and an output"):
+        type("_Clash", (Block,), {"inputs": {"x": Port("value")}, "outputs": {"x": Port("value")}})
+    with pytest.raises(TypeError, match="'target' is reserved"):
+        type("_Reserved", (Block,), {"inputs": {"target": Port("value")}})
