@@ -64,19 +64,24 @@ class LIFPopulation(Block):
         return state["packed"]
 
     def step(self, ctx, p, state, inputs):
-        v, countdown = state["v"], state["refractory"]
         current = inputs.get("current")
         fused = native.kernel("lif_step", ctx.device, ctx.dtype)
         if fused is not None:  # same maths in one compiled call, updating v and spikes in place
             fused(self.native_args(ctx, p, state), None if current is None else current.contiguous().data_ptr())
-            return {"spikes": state["spikes"], "v": v}
+            return {"spikes": state["spikes"], "v": state["v"]}
+        spiked = self.integrate(p, state, current, p.v_th)
+        return {"spikes": spiked.to(ctx.dtype), "v": state["v"]}
+
+    def integrate(self, p, state, current, threshold) -> torch.Tensor:
+        """The torch membrane update (also used by variants with their own threshold);
+        updates v and the refractory countdown in ``state`` and returns where spikes fell."""
+        v, countdown = state["v"], state["refractory"]
         countdown.sub_(1).clamp_(min=0)
         active = countdown == 0
         drive = 0.0 if current is None else p.R * current
         v_free = p.E_L + ((drive + p.decay * v) + p.decay * (-p.E_L - drive))
         v = torch.where(active, v_free, v)
-        spiked = (v >= p.v_th) & active
-        v = torch.where(spiked, p.v_reset, v)
-        state["v"] = v
+        spiked = (v >= threshold) & active
+        state["v"] = torch.where(spiked, p.v_reset, v)
         state["refractory"] = torch.where(spiked, p.ref_steps, countdown)
-        return {"spikes": spiked.to(ctx.dtype), "v": v}
+        return spiked

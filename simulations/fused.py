@@ -59,17 +59,17 @@ def build(sim) -> Program | None:
     for path, recorder in sim.recorders.items():
         name, _, probe = path.partition(".")
         node = sim.nodes[name]
-        if not (isinstance(recorder, SpikeRecorder) and isinstance(node.block, LIFPopulation) and probe == "spikes"):
+        if not (isinstance(recorder, SpikeRecorder) and type(node.block) is LIFPopulation and probe == "spikes"):
             return None
         recorded.append((node, recorder))
     record_id = {node.name: i for i, (node, _) in enumerate(recorded)}
     ops = (native.ProgramOp * len(sim.order))()
     for op, node in zip(ops, sim._ordered):
         block, state = node.block, node.state
-        if isinstance(block, LIFPopulation):
+        if type(block) is LIFPopulation:  # exactly: variants have their own maths
             sources = node.sources.get("current", [])
             if len(sources) > native.MAX_SOURCES or any(
-                    port != "current" or not isinstance(sim.nodes[src].block, Projection) for src, port in sources):
+                    port != "current" or type(sim.nodes[src].block) is not Projection for src, port in sources):
                 return None
             op.kind, op.n_sources, op.record = native.OP_LIF, len(sources), record_id.get(node.name, -1)
             op.args = ctypes.addressof(block.native_args(node.ctx, node.params, state))
@@ -79,9 +79,9 @@ def build(sim) -> Program | None:
             if len(sources) > 1:
                 state.setdefault("summed_current", torch.zeros_like(state["v"]))
                 op.scratch = state["summed_current"].data_ptr()
-        elif isinstance(block, Projection) and node.target is None and "plasticity" not in node.ctx.wired:
+        elif type(block) is Projection and node.target is None and "plasticity" not in node.ctx.wired:
             (src, port), = node.sources["spikes"]
-            if not isinstance(sim.nodes[src].block, LIFPopulation):
+            if type(sim.nodes[src].block) is not LIFPopulation:
                 return None
             op.kind, op.record = native.OP_PROPAGATE, -1
             op.args = ctypes.addressof(block.native_args(node.ctx, node.params, state))
