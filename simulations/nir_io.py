@@ -111,8 +111,12 @@ def to_nir(circuit: Circuit, dt: float = 0.1, seed: int = 0):
     from .simulator import compile
 
     blocks = circuit.blocks
+    def input_size(b):
+        sizes = [b.port_size(p) for p in b.outputs.values() if p.size is not None]
+        return sizes[0] if len(sizes) == 1 else None
+
     refused = [f"{n} ({type(b).__name__})" for n, b in blocks.items()
-               if type(b).__name__ not in EXPRESSIBLE and not _is_input(b)]
+               if type(b).__name__ not in EXPRESSIBLE and not (_is_input(b) and input_size(b))]
     for name, b in blocks.items():
         if type(b).__name__ == "Projection" and (b.delay > 0 or (b.delay_max or 0) > 0):
             refused.append(f"{name} (Projection with a delay)")
@@ -150,8 +154,7 @@ def to_nir(circuit: Circuit, dt: float = 0.1, seed: int = 0):
         extras = dict(type=type(b).__name__, params=json.loads(json.dumps(b.values(), default=str)),
                       position=position(name))
         if _is_input(b):
-            size = next(b.port_size(p) for p in b.outputs.values() if p.size is not None)
-            nodes[name] = nir.Input(input_type={"input": np.array([size])}, metadata=_meta(**extras))
+            nodes[name] = nir.Input(input_type={"input": np.array([input_size(b)])}, metadata=_meta(**extras))
         elif type(b).__name__ == "Projection":
             w = sim.weights(name).cpu().numpy().astype(np.float64).T  # (n_post, n_pre)
             nodes[name] = nir.Linear(weight=w, metadata=_meta(**extras))
