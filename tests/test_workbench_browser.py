@@ -144,10 +144,11 @@ def test_page_loads_with_demo_and_no_failed_requests(page):
 
 
 def test_add_block_by_click_and_by_drag_then_wire(page):
-    page.page.locator("[draggable=true]", has_text="Projection").first.click()
+    palette_item = page.page.locator("[draggable=true]").filter
+    palette_item(has=page.page.get_by_text("Projection", exact=True)).first.click()
     page.wait_for(lambda: "projection1" in page.nodes(), what="projection1 on the canvas")
     pane = page.page.locator(".react-flow__pane")
-    page.page.locator("[draggable=true]", has_text="PoissonInput").first.drag_to(
+    palette_item(has=page.page.get_by_text("PoissonInput", exact=True)).first.drag_to(
         pane, target_position={"x": 150, "y": 330})
     page.wait_for(lambda: "poisson1" in page.nodes(), what="poisson1 dropped on the canvas")
     page.page.locator(".react-flow__controls-fitview").click()
