@@ -26,15 +26,16 @@ VIEW_KINDS = ("raster", "trace", "heatmap", "scalar", "graph")
 class Port:
     """A typed, named input or output of a block.
 
-    ``size`` names the integer parameter that gives the port's width (e.g. ``"n"``), or is
-    ``None`` when the width is taken from whatever the port is wired to (a projection's pre and
+    ``size`` names the integer parameter that gives the port's width (e.g. ``"n"``), is a
+    fixed width (e.g. 1 for a scalar such as an energy), or is ``None`` when the width is
+    taken from whatever the port is wired to (a projection's pre and
     post sizes). A ``latent`` output is published at the end of the step, so its readers see
     the previous step's value: this is how synaptic currents reach neurons and close loops.
     A block must return a fresh tensor for a latent output, never one it mutates later.
     """
 
     kind: str
-    size: str | None = "n"
+    size: str | int | None = "n"
     doc: str = ""
     required: bool = False
     latent: bool = False
@@ -147,7 +148,9 @@ class Block(param.Parameterized):
         return {p: getattr(self, p) for p in self.user_params()}
 
     def port_size(self, port: Port) -> int | None:
-        return None if port.size is None else int(getattr(self, port.size))
+        if port.size is None or isinstance(port.size, int):
+            return port.size
+        return int(getattr(self, port.size))
 
     # -- maths: subclasses override ------------------------------------------------------------
     def derive(self, p: Params, dt: float) -> dict[str, torch.Tensor]:

@@ -1,7 +1,7 @@
 """Fused runs: many steps of a circuit inside one compiled call, with no Python per step.
 
 Applies when every block has a compiled kernel that can run unattended (LIF populations and
-projections without learning rules, on CPU) and every recorder is a spike recorder of a LIF
+projections without learning rules, or subclasses that keep their step, on CPU) and every recorder is a spike recorder of a LIF
 population. The program calls the very kernels the per-step path calls, in the same order, so
 spikes are identical; anything else runs step by step.
 """
@@ -16,6 +16,11 @@ from components.lif_population import LIFPopulation
 from components.projection import Projection
 
 from .probes import SpikeRecorder
+
+
+def _plain(block, kind) -> bool:
+    """A ``kind`` block whose step is ``kind``'s own (a subclass with its own maths is not)."""
+    return isinstance(block, kind) and type(block).step is kind.step
 
 
 class Program:
@@ -59,17 +64,17 @@ def build(sim) -> Program | None:
     for path, recorder in sim.recorders.items():
         name, _, probe = path.partition(".")
         node = sim.nodes[name]
-        if not (isinstance(recorder, SpikeRecorder) and type(node.block) is LIFPopulation and probe == "spikes"):
+        if not (isinstance(recorder, SpikeRecorder) and _plain(node.block, LIFPopulation) and probe == "spikes"):
             return None
         recorded.append((node, recorder))
     record_id = {node.name: i for i, (node, _) in enumerate(recorded)}
     ops = (native.ProgramOp * len(sim.order))()
     for op, node in zip(ops, sim._ordered):
         block, state = node.block, node.state
-        if type(block) is LIFPopulation:  # exactly: variants have their own maths
+        if _plain(block, LIFPopulation):
             sources = node.sources.get("current", [])
             if len(sources) > native.MAX_SOURCES or any(
-                    port != "current" or type(sim.nodes[src].block) is not Projection for src, port in sources):
+                    port != "current" or not _plain(sim.nodes[src].block, Projection) for src, port in sources):
                 return None
             op.kind, op.n_sources, op.record = native.OP_LIF, len(sources), record_id.get(node.name, -1)
             op.args = ctypes.addressof(block.native_args(node.ctx, node.params, state))
@@ -79,9 +84,9 @@ def build(sim) -> Program | None:
             if len(sources) > 1:
                 state.setdefault("summed_current", torch.zeros_like(state["v"]))
                 op.scratch = state["summed_current"].data_ptr()
-        elif type(block) is Projection and node.target is None and "plasticity" not in node.ctx.wired:
+        elif _plain(block, Projection) and node.target is None and "plasticity" not in node.ctx.wired:
             (src, port), = node.sources["spikes"]
-            if type(sim.nodes[src].block) is not LIFPopulation:
+            if not _plain(sim.nodes[src].block, LIFPopulation):
                 return None
             op.kind, op.record = native.OP_PROPAGATE, -1
             op.args = ctypes.addressof(block.native_args(node.ctx, node.params, state))

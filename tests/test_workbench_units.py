@@ -103,3 +103,16 @@ def test_views_bound_what_a_large_network_sends_per_frame():
     assert max(raster.source.data["y"]) < 700  # downsampled rows
     m = heatmap_matrix(sim, "ee.weights")
     assert m.shape == (HEATMAP_CELLS, HEATMAP_CELLS) and np.isfinite(m).any()
+
+
+def test_matrix_state_heatmap_keeps_rows_and_columns():
+    from simulations import Circuit
+
+    c = Circuit()
+    c.add("digits", "ImageEncoder")
+    c.add("sel", "Selectivity", n_classes=10)
+    c.connect("digits.spikes", "sel.spikes")
+    c.connect("digits.label", "sel.label")
+    sim = compile(c).step(10)
+    units = sim.probe_value("digits.spikes").shape[-1]
+    assert heatmap_matrix(sim, "sel.selectivity").shape == (units, 10)  # units x classes, not a grid

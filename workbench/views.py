@@ -195,8 +195,9 @@ def _binned(matrix_pre, matrix_post, weights, n_pre, n_post):
 
 
 def heatmap_matrix(sim: Simulator, path: str) -> np.ndarray:
-    """What a heatmap probe shows now: a weight matrix (binned) where the block keeps sparse
-    synapses, else the latest sample laid out as a near-square grid."""
+    """What a heatmap probe shows now (batch row 0): a weight matrix (binned) where the block
+    keeps sparse synapses, a matrix state (e.g. neurons x classes) as its rows and columns
+    (binned), else a vector laid out as a near-square grid."""
     name = path.partition(".")[0]
     syn = sim.node(name).state.get("synapses")
     value = sim.probe_value(path)
@@ -204,6 +205,11 @@ def heatmap_matrix(sim: Simulator, path: str) -> np.ndarray:
         pre, post = syn.pre.cpu().numpy(), syn.post.cpu().numpy()
         w = syn.w[0].detach().cpu().numpy().astype(np.float64)
         return _binned(pre, post, w, syn.n_pre, syn.n_post)
+    if value.dim() >= 3:
+        m = value[0].detach().cpu().numpy().astype(np.float64)
+        m = m.reshape(m.shape[0], -1)
+        rows, cols = np.indices(m.shape)
+        return _binned(rows.ravel(), cols.ravel(), m.ravel(), *m.shape)
     v = value[0].detach().cpu().numpy().astype(np.float64).ravel() if value.dim() > 1 else value.cpu().numpy().ravel()
     side = max(1, int(math.ceil(math.sqrt(len(v)))))
     if len(v) > HEATMAP_CELLS ** 2:
@@ -217,8 +223,11 @@ def heatmap_matrix(sim: Simulator, path: str) -> np.ndarray:
 def heatmap_extent(sim: Simulator, path: str) -> tuple[int, int]:
     """(rows, columns) the heatmap's axes span: neuron indices for a weight matrix."""
     syn = sim.node(path.split(".")[0]).state.get("synapses")
-    if syn is not None and getattr(syn, "w", None) is sim.probe_value(path):
+    value = sim.probe_value(path)
+    if syn is not None and getattr(syn, "w", None) is value:
         return syn.n_pre, syn.n_post
+    if value.dim() >= 3:
+        return value.shape[1], value[0].numel() // value.shape[1]
     return heatmap_matrix(sim, path).shape
 
 
