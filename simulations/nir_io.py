@@ -192,6 +192,9 @@ def to_nir(circuit: Circuit, dt: float = 0.1, seed: int = 0):
     if no_ref:
         warnings.warn(f"NIR has no refractory period: t_ref of {', '.join(no_ref)} is kept only in "
                       "the workbench's metadata (other frameworks ignore it)", stacklevel=2)
+    if not any(isinstance(node, nir.Input) for node in nodes.values()):
+        raise NIRError("a NIR graph needs an entry point: add an input block (e.g. PoissonInput or "
+                       "SpikeTimes) wired to a projection")
     return nir.NIRGraph(nodes=nodes, edges=edges,
                         metadata=_meta(name=circuit.name, dt_ms=dt, seed=seed, time_unit="s"))
 

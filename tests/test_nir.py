@@ -108,3 +108,11 @@ def test_blocks_nir_cannot_express_are_refused_by_name():
     )
     with pytest.raises(NIRError, match=r"odd \(IF\)"):
         from_nir(graph)
+
+
+def test_export_without_an_input_block_says_what_is_missing():
+    from simulations.examples import cuba
+    from simulations.nir_io import NIRError, to_nir
+
+    with pytest.raises(NIRError, match="needs an entry point: add an input block"):
+        to_nir(cuba(n=100))

@@ -1,16 +1,18 @@
-"""The README's Python quick start runs as written."""
+"""The README's Python examples run as written (in order, sharing one namespace)."""
 import re
 from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-def test_quick_start_runs(tmp_path, monkeypatch):
-    code = re.search(r"```python\n(.*?)```", README.read_text(), re.S).group(1)
+def test_readme_examples_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     namespace = {}
-    exec(compile(code, "README quick start", "exec"), namespace)
+    for k, code in enumerate(re.findall(r"```python\n(.*?)```", README.read_text(), re.S)):
+        exec(compile(code, f"README example {k}", "exec"), namespace)
     sim = namespace["sim"]
     assert sim.rates("exc")[0] > 0
     assert (tmp_path / "my_circuit.json").exists()
     assert namespace["sweep"].batch == 3
+    assert {"exc", "inh", "ee"} <= set(namespace["again"].blocks)
+    assert (tmp_path / "c.ipynb").exists()
