@@ -15,6 +15,12 @@ typedef struct {
     void *ptr, *post, *w, *decay, *buf0, *buf1, *delay, *ring;
 } propagate_args;
 
+typedef struct {
+    int64_t B, n_pre, n_post, n_syn;
+    void *x, *y, *decay_plus, *decay_minus, *A_plus, *A_minus, *w_min, *w_max;
+    void *ptr, *post, *pre, *by_post, *post_ptr, *w;
+} stdp_args;
+
 /* One block of a fused program (simulations/fused.py): a LIF population summing the currents
  * published by its source projections, or a projection reading a population's spikes. */
 enum { OP_LIF = 1, OP_PROPAGATE = 2 };
@@ -95,6 +101,46 @@ void propagate_##SUFFIX(const propagate_args *a, const T *spikes, int64_t t) {  
     }                                                                                          \
 }
 
+/* Pair STDP with traces (components/stdp.py): decay the traces and add this step's spikes,
+ * depress the outgoing synapses of pre spikes by A_minus * y_post, potentiate the incoming
+ * synapses of post spikes by A_plus * x_pre, clipping to [w_min, w_max]; weights have one row
+ * per batch row. `modulation` (or NULL) scales both rates, one value per batch row. */
+#define DEFINE_STDP(T, SUFFIX)                                                                 \
+void stdp_step_##SUFFIX(const stdp_args *a, const T *pre_spikes, const T *post_spikes,         \
+                        const T *modulation, int64_t modulation_stride) {                      \
+    const int64_t n_pre = a->n_pre, n_post = a->n_post;                                        \
+    const int64_t *ptr = a->ptr, *post = a->post, *pre = a->pre, *by_post = a->by_post,        \
+                  *post_ptr = a->post_ptr;                                                     \
+    for (int64_t b = 0; b < a->B; b++) {                                                       \
+        T *x = (T *)a->x + b * n_pre, *y = (T *)a->y + b * n_post, *w = (T *)a->w + b * a->n_syn; \
+        const T *sp = pre_spikes + b * n_pre, *sq = post_spikes + b * n_post;                  \
+        const T dp = ((const T *)a->decay_plus)[b], dm = ((const T *)a->decay_minus)[b];       \
+        for (int64_t i = 0; i < n_pre; i++) x[i] = x[i] * dp + sp[i];                          \
+        for (int64_t j = 0; j < n_post; j++) y[j] = y[j] * dm + sq[j];                         \
+        const T scale = modulation ? modulation[b * modulation_stride] : (T)1;                 \
+        const T depress = -(((const T *)a->A_minus)[b] * scale);                               \
+        const T potentiate = ((const T *)a->A_plus)[b] * scale;                                \
+        const T lo = ((const T *)a->w_min)[b], hi = ((const T *)a->w_max)[b];                  \
+        for (int64_t i = 0; i < n_pre; i++) {                                                  \
+            if (sp[i] == 0) continue;                                                          \
+            for (int64_t s = ptr[i]; s < ptr[i + 1]; s++) {                                    \
+                T v = w[s] + depress * y[post[s]];                                             \
+                v = v < lo ? lo : v;                                                           \
+                w[s] = v > hi ? hi : v;                                                        \
+            }                                                                                  \
+        }                                                                                      \
+        for (int64_t j = 0; j < n_post; j++) {                                                 \
+            if (sq[j] == 0) continue;                                                          \
+            for (int64_t k = post_ptr[j]; k < post_ptr[j + 1]; k++) {                          \
+                const int64_t s = by_post[k];                                                  \
+                T v = w[s] + potentiate * x[pre[s]];                                           \
+                v = v < lo ? lo : v;                                                           \
+                w[s] = v > hi ? hi : v;                                                        \
+            }                                                                                  \
+        }                                                                                      \
+    }                                                                                          \
+}
+
 /* Run `steps` steps of a program from step t, appending (step, recorder, flat index) triples
  * for recorded spikes to `events`. Stops early, before a step that might not fit, and returns
  * the number of steps done; *n_events says how many triples were written. */
@@ -146,5 +192,7 @@ int64_t run_program_##SUFFIX(const program_op *ops, int64_t n_ops, int64_t t, in
 
 DEFINE_KERNELS(float, f32)
 DEFINE_PROGRAM(float, f32)
+DEFINE_STDP(float, f32)
 DEFINE_KERNELS(double, f64)
 DEFINE_PROGRAM(double, f64)
+DEFINE_STDP(double, f64)

@@ -38,6 +38,12 @@ class PropagateArgs(ctypes.Structure):
         (name, PTR) for name in ("ptr", "post", "w", "decay", "buf0", "buf1", "delay", "ring")]
 
 
+class StdpArgs(ctypes.Structure):
+    _fields_ = [(name, I64) for name in ("B", "n_pre", "n_post", "n_syn")] + [
+        (name, PTR) for name in ("x", "y", "decay_plus", "decay_minus", "A_plus", "A_minus", "w_min", "w_max",
+                                 "ptr", "post", "pre", "by_post", "post_ptr", "w")]
+
+
 MAX_SOURCES = 8
 OP_LIF, OP_PROPAGATE = 1, 2
 
@@ -50,6 +56,7 @@ class ProgramOp(ctypes.Structure):
 _SIGNATURES = {
     "lif_step": (None, [ctypes.POINTER(LifArgs), PTR]),
     "propagate": (None, [ctypes.POINTER(PropagateArgs), PTR, I64]),
+    "stdp_step": (None, [ctypes.POINTER(StdpArgs), PTR, PTR, PTR, I64]),
     "run_program": (I64, [ctypes.POINTER(ProgramOp), I64, I64, I64, PTR, I64, I64, ctypes.POINTER(I64)]),
 }
 

@@ -2,6 +2,7 @@
 import param
 import torch
 
+from . import native
 from .base import Block, Port, Probe, exp_decay
 
 
@@ -51,13 +52,31 @@ class STDP(Block):
         w = syn.w
         w[rows, ids] = torch.clamp(w[rows, ids] + dw, min=p.w_min[rows, 0], max=p.w_max[rows, 0])
 
+    def native_args(self, p, state, syn):
+        """The compiled kernel's argument struct, packed again after a parameter change."""
+        if state.get("packed_for") is not p:
+            by_post, post_ptr = syn.post_index()
+            state["packed"], state["packed_for"] = native.pack(
+                native.StdpArgs, B=syn.w.shape[0], n_pre=syn.n_pre, n_post=syn.n_post, n_syn=len(syn),
+                x=state["x"], y=state["y"], decay_plus=p.decay_plus, decay_minus=p.decay_minus, A_plus=p.A_plus,
+                A_minus=p.A_minus, w_min=p.w_min, w_max=p.w_max, ptr=syn.ptr, post=syn.post, pre=syn.pre,
+                by_post=by_post, post_ptr=post_ptr, w=syn.w,
+            ), p
+        return state["packed"]
+
     def step(self, ctx, p, state, inputs):
         target, post = inputs["target"], inputs["post"]
         syn, pre = target["synapses"], target["pre_spikes"]
+        scale = inputs.get("modulation")
+        fused = native.kernel("stdp_step", ctx.device, ctx.dtype)
+        if fused is not None:  # the same updates in one compiled call
+            scale = None if scale is None else scale.contiguous()
+            fused(self.native_args(p, state, syn), pre.contiguous().data_ptr(), post.contiguous().data_ptr(),
+                  native.ptr(scale), 0 if scale is None else scale.shape[1])
+            return {}
         x, y = state["x"], state["y"]
         x.mul_(p.decay_plus).add_(pre)
         y.mul_(p.decay_minus).add_(post)
-        scale = inputs.get("modulation")
         scale = torch.ones_like(p.A_plus) if scale is None else scale[:, :1]
 
         rows, neurons = pre.nonzero(as_tuple=True)  # depression at pre spikes

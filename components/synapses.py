@@ -66,13 +66,17 @@ class Synapses:
         syn, owner = _ranges(self.ptr, neurons)
         return syn, batch_rows[owner]
 
-    def incoming(self, batch_rows: torch.Tensor, neurons: torch.Tensor):
-        """Synapse ids arriving at the given (batch row, post neuron) events, with their row."""
+    def post_index(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(synapse ids sorted by post neuron, CSR pointers per post neuron), built once."""
         if self._by_post is None:
             post_ptr = torch.zeros(self.n_post + 1, dtype=torch.long, device=self.post.device)
             post_ptr[1:] = torch.cumsum(torch.bincount(self.post, minlength=self.n_post), 0)
             self._by_post = (torch.argsort(self.post, stable=True), post_ptr)
-        by_post, post_ptr = self._by_post
+        return self._by_post
+
+    def incoming(self, batch_rows: torch.Tensor, neurons: torch.Tensor):
+        """Synapse ids arriving at the given (batch row, post neuron) events, with their row."""
+        by_post, post_ptr = self.post_index()
         pos, owner = _ranges(post_ptr, neurons)
         return by_post[pos], batch_rows[owner]
 

@@ -80,3 +80,21 @@ def test_fused_runs_equal_step_by_step_runs(monkeypatch):
     assert spikes(fast) == spikes(stepwise) == spikes(plain)
     assert torch.equal(fast.get_state("exc", "v"), plain.get_state("exc", "v"))
     assert fast.rates("exc") == pytest.approx(plain.rates("exc"))
+
+
+def test_modulated_stdp_is_identical_on_both_paths(monkeypatch):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_seed_astrocytes import nalsm_liquid
+
+    results = []
+    for fast in (True, False):
+        monkeypatch.setattr(native, "ENABLED", fast)
+        sim = compile(nalsm_liquid(astrocyte=True), seed=3, variants={"astro.gain": [2.0, 4.0]}).run(0.3)
+        results.append((sim.weights("rec", 0), sim.weights("rec", 1), sim.spikes("liq", row=1)[1].tolist()))
+    assert not torch.equal(results[0][0], results[0][1])  # the modulation differs per row and acts
+    for fast_value, plain_value in zip(*results):
+        assert (torch.equal(fast_value, plain_value) if isinstance(fast_value, torch.Tensor)
+                else fast_value == plain_value)
