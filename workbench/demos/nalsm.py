@@ -38,10 +38,10 @@ VARIANTS = {"astro.w_in": [1.0, 0.0], "astro.w_liq": [W_LIQ, 0.0], "astro.bias":
 
 
 def live(sim) -> dict[str, list[float]]:
-    bf = sim.get_state("astro", "bf")[:, 0].tolist()
+    bf = sim.node("astro").state["bf"][:, 0].tolist()
     out = {"branching factor": bf}
-    if sim.get_state("readout", "tested"):
-        out["held-out accuracy (%)"] = (100 * sim.get_state("readout", "accuracy")[:, 0]).tolist()
+    if sim.node("readout").state["tested"]:
+        out["held-out accuracy (%)"] = (100 * sim.node("readout").state["accuracy"][:, 0]).tolist()
     return out
 
 
