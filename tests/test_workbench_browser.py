@@ -205,11 +205,11 @@ def test_live_parameter_change_alters_rate_and_bounds_are_enforced(page):
     page.wait_for(lambda: len(page.source("wb-rates", "t") or []) > 15, what="rate bins")
     high, _ = _mean_rate(page, "exc__spikes", 0)
     page.set_param("rate", 2)
-    # the new value travels to the server asynchronously: judge a window that starts 300 ms of
-    # simulated time (about a second of wall time on a busy machine) after the slider moved
+    # the promise: the activity changes within a second of the knob moving
+    time.sleep(1.0)
     t_change = page.source("wb-rates", "t")[-1]
-    page.wait_for(lambda: _mean_rate(page, "exc__spikes", t_change + 300)[1] >= 10, what="rate bins after the change")
-    low, _ = _mean_rate(page, "exc__spikes", t_change + 300)
+    page.wait_for(lambda: _mean_rate(page, "exc__spikes", t_change)[1] >= 10, what="rate bins after the change")
+    low, _ = _mean_rate(page, "exc__spikes", t_change)
     page.button("Pause")
     assert high > 10 and low < high / 4, (high, low)
 

@@ -33,6 +33,7 @@ FRAME_MS = 50  # 20 frames per second at most
 MAX_LAG_S = 0.4  # skip frames while the oldest unpainted frame is older than this
 ACK_GIVE_UP_S = 3.0  # a browser that never acknowledges (hidden tab) gets a frame this often
 STEP_BUTTON_STEPS = 100
+PALETTE_HEIGHT = 360  # px: the palette scrolls, so the inspector stays in view below it
 SPEEDS = {"max": None, "1x real time": 1000.0, "0.5x": 500.0, "0.1x": 100.0, "0.01x": 10.0}
 
 CSS = """
@@ -117,7 +118,8 @@ class Workbench:
                          pn.pane.HTML("Open:", margin=(12, 2)), self.upload, self.link,
                          sizing_mode="stretch_width")
         sidebar = pn.Column(pn.pane.Markdown("#### Blocks\nClick to add, or drag onto the canvas.", margin=(0, 5)),
-                            self.palette, pn.layout.Divider(), self.inspector.panel, width=300,
+                            pn.Column(self.palette, height=PALETTE_HEIGHT, scroll=True, sizing_mode="stretch_width"),
+                            pn.layout.Divider(), self.inspector.panel, width=300,
                             styles={"overflow-y": "auto"}, css_classes=["wb-sidebar"])
         main = pn.Column(self.message, pn.Column(self.editor.flow, height=430, sizing_mode="stretch_width",
                                                  css_classes=["wb-canvas"]),
