@@ -23,6 +23,7 @@ from .browser import COOKIE, BrowserLink
 from .connectome import ConnectomeView
 from .editor import PALETTE_DRAG_TYPE, CircuitEditor
 from .export_menu import ExportMenu
+from .gallery import DemoPanel, Gallery
 from .inspector import Inspector
 from .runner import Runner
 from .views import Dashboard
@@ -66,6 +67,8 @@ class Workbench:
         self._shown_error = None
         self._last_t = -1
         self.frames_sent = 0
+        self.demo = None  # the gallery demo open, if any: it sets dt, compared rows and schedule
+        self.demo_panel: DemoPanel | None = None
 
         self.message = pn.pane.Alert("", alert_type="info", visible=False, css_classes=["wb-message"],
                                      sizing_mode="stretch_width", margin=(0, 5))
@@ -75,6 +78,8 @@ class Workbench:
         self.link.param.watch(self._acked, "ack")
         self.link.param.watch(self._got_browser_id, "browser_id")
         self._build_controls()
+        self.gallery = Gallery(self.open_demo)
+        self.demo_area = pn.Column(sizing_mode="stretch_width")
         self.views = pn.Column(sizing_mode="stretch_width")
         self.layout = self._layout()
         self._rebuild_views()
@@ -98,6 +103,9 @@ class Workbench:
         self.step_button.on_click(lambda _e: self.step())
         self.reset_button.on_click(lambda _e: self.reset())
         self.undo_button.on_click(lambda _e: self.undo())
+        self.gallery_button = pn.widgets.Button(name="Gallery", button_type="primary", button_style="outline",
+                                                css_classes=["wb-gallery-button"], **b)
+        self.gallery_button.on_click(lambda _e: self.gallery.panel.param.update(visible=not self.gallery.panel.visible))
         self.speed.param.watch(lambda e: setattr(self.runner, "speed", SPEEDS[e.new]), "value")
         self.status = pn.pane.HTML("", css_classes=["wb-status"], margin=(12, 8), min_width=260)
         self.download = pn.widgets.FileDownload(callback=self._save, filename="circuit.json", label="Save",
@@ -113,7 +121,7 @@ class Workbench:
 
     def _layout(self):
         toolbar = pn.Row(pn.pane.HTML("<span class='wb-title'>Workbench</span>", margin=(10, 10)),
-                         self.run_button, self.pause_button, self.step_button, self.reset_button, self.speed,
+                         self.gallery_button, self.run_button, self.pause_button, self.step_button, self.reset_button, self.speed,
                          self.status, pn.layout.HSpacer(), self.undo_button, self.download, self.exports.panel,
                          pn.pane.HTML("Open:", margin=(12, 2)), self.upload, self.link,
                          sizing_mode="stretch_width")
@@ -121,7 +129,7 @@ class Workbench:
                             pn.Column(self.palette, height=PALETTE_HEIGHT, scroll=True, sizing_mode="stretch_width"),
                             pn.layout.Divider(), self.inspector.panel, width=300,
                             styles={"overflow-y": "auto"}, css_classes=["wb-sidebar"])
-        main = pn.Column(self.message, pn.Column(self.editor.flow, height=430, sizing_mode="stretch_width",
+        main = pn.Column(self.message, self.gallery.panel, self.demo_area, pn.Column(self.editor.flow, height=430, sizing_mode="stretch_width",
                                                  css_classes=["wb-canvas"]),
                          self.probe_choice, self.views, sizing_mode="stretch_width")
         return pn.Column(pn.pane.HTML(f"<style>{CSS}</style>", width=0, height=0, margin=0), toolbar,
@@ -197,18 +205,35 @@ class Workbench:
         self.notify(f"Opened {self.upload.filename}: {len(circuit.graph)} blocks, {len(circuit.wires)} wires.",
                     "success")
 
-    def load_circuit(self, circuit: Circuit) -> None:
+    def load_circuit(self, circuit: Circuit, demo=None) -> None:
         self.runner.load(None)
+        self.demo = demo
+        self.demo_panel = DemoPanel(demo) if demo is not None else None
+        self.demo_area.objects = [self.demo_panel.panel] if demo is not None else []
         self.editor.set_circuit(circuit)
         self.dirty = True
         self._persist()
         self._rebuild_views()
 
+    def open_demo(self, demo) -> None:
+        """Open a gallery demo: its circuit on the canvas, its teaching text and live metric."""
+        self.load_circuit(demo.circuit(), demo)
+        self.gallery.panel.visible = False
+        if demo.speed in SPEEDS:
+            self.speed.value = demo.speed
+        self.notify(f"Opened the demo '{demo.title}': press Run.", "success")
+
     # -- running ---------------------------------------------------------------------------------
     def _compile(self) -> bool:
         """Build a fresh simulator from the circuit; False (and a message) if it cannot."""
         try:
-            sim = compile(self.circuit, dt=DT, seed=0)
+            if self.demo is not None:
+                try:  # the demo's dt, compared rows and schedule
+                    sim = self.demo.compile(self.circuit)
+                except CircuitError:  # edited beyond what the demo compares: run it plainly
+                    sim = compile(self.circuit, dt=self.demo.dt, seed=0)
+            else:
+                sim = compile(self.circuit, dt=DT, seed=0)
         except (CircuitError, ValueError) as e:
             self.notify(f"Cannot run: {e}", "danger")
             return False
@@ -302,6 +327,8 @@ class Workbench:
             d.update(frame)
             if self.connectome is not None:
                 self.connectome.update(frame)
+            if self.demo_panel is not None:
+                self.demo_panel.update(sim, runner.lock, final)
             self._frame += 1
             self._sent.append((self._frame, now))
             self.link.frame = self._frame

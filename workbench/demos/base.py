@@ -88,6 +88,7 @@ class Demo:
     live_title: str = ""
     full_seconds: float = 0.0  # biological seconds of the full-length outcome
     seed: int = 0
+    speed: str = "max"  # the app's speed setting the demo opens with (see workbench.app.SPEEDS)
 
     @property
     def path(self) -> Path:

@@ -119,4 +119,5 @@ DEMO = Demo(
     live=live,
     live_title="BDH: sparsity and the concept synapse",
     full_seconds=5.59,
+    speed="1x real time",
 )

@@ -123,4 +123,5 @@ DEMO = Demo(
     live=live,
     live_title="task accuracies (%), with HLOP vs without",
     full_seconds=7.5,
+    speed="1x real time",
 )

@@ -110,4 +110,5 @@ DEMO = Demo(
     live=live,
     live_title="overlap of each memory's state with the cued pattern",
     full_seconds=1.0,
+    speed="0.1x",
 )

@@ -120,4 +120,5 @@ DEMO = Demo(
     live=live,
     live_title="detector spikes so far",
     full_seconds=4.0,
+    speed="0.1x",
 )

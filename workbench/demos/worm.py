@@ -107,4 +107,5 @@ DEMO = Demo(
     live=live,
     live_title="% of neurons active in the last 100 ms, by synapses from the driven sensory neurons",
     full_seconds=2.0,
+    speed="1x real time",
 )

@@ -1,0 +1,109 @@
+"""The teaching gallery: a card per signature demo (thumbnail, title, paper, what to look at
+and what to try), and the demo panel shown beside the views while a demo is open, with its
+headline metric plotted live (one line per metric and compared batch row)."""
+from __future__ import annotations
+
+import base64
+from typing import Callable
+
+import numpy as np
+import panel as pn
+from bokeh.models import ColumnDataSource, Range1d
+from bokeh.palettes import Category10_10
+
+from simulations import Simulator
+
+from .demos import Demo, demos
+from .views import _figure
+
+LIVE_EVERY = 4  # frames between samples of the live metric
+LIVE_POINTS = 2000
+
+
+def _thumbnail(demo: Demo, width: int = 240) -> pn.pane.HTML:
+    if demo.thumbnail.exists():
+        data = base64.b64encode(demo.thumbnail.read_bytes()).decode()
+        return pn.pane.HTML(f"<img src='data:image/png;base64,{data}' width='{width}' alt='{demo.title}'>",
+                            margin=(0, 5))
+    return pn.pane.HTML(f"<div style='width:{width}px;height:150px;background:#eee'></div>", margin=(0, 5))
+
+
+class Gallery:
+    """The gallery page: cards in a grid; ``on_open(demo)`` is called by a card's Open button."""
+
+    def __init__(self, on_open: Callable[[Demo], None]):
+        cards = []
+        for demo in demos().values():
+            button = pn.widgets.Button(name=f"Open {demo.title}", button_type="primary", width=250,
+                                       css_classes=["wb-open-demo", f"wb-open-demo-{demo.name}"])
+            button.on_click(lambda _e, d=demo: on_open(d))
+            cards.append(pn.Card(
+                _thumbnail(demo),
+                pn.pane.Markdown(f"*{demo.paper}*", styles={"font-size": "11px"}, width=260),
+                pn.pane.Markdown(demo.teaching, styles={"font-size": "12px"}, width=260),
+                button, title=demo.title, collapsible=False, width=290,
+                css_classes=["wb-demo-card", f"wb-demo-card-{demo.name}"]))
+        self.panel = pn.Column(
+            pn.pane.Markdown("### Gallery: signature demos\nEach demo opens a circuit from a paper; press "
+                             "**Run** and watch its headline behaviour appear in the demo panel."),
+            pn.FlexBox(*cards), sizing_mode="stretch_width", css_classes=["wb-gallery"], visible=False)
+
+
+class DemoPanel:
+    """Teaching text and the demo's live metric, beside the views while the demo is open."""
+
+    def __init__(self, demo: Demo):
+        self.demo, self.frames, self.sim, self.last_t = demo, 0, None, -1
+        self.source = ColumnDataSource(dict(t=[]), name=f"wb-demo-live-{demo.name}")
+        self.fig = _figure(demo.live_title or "live", 230, x_range=Range1d(0, 1))
+        self.fig.xaxis.axis_label = "time (ms)"
+        self.lines: dict[str, str] = {}
+        self.plot = pn.pane.Bokeh(self.fig, sizing_mode="stretch_width")
+        self.readout = pn.pane.HTML("", css_classes=["wb-demo-readout"], styles={"font-family": "monospace",
+                                                                                "font-size": "12px"})
+        rows = "" if len(demo.rows) < 2 else "Rows compared: " + "; ".join(
+            f"{i}: {r}" for i, r in enumerate(demo.rows)) + " (the raster shows row 0)."
+        self.panel = pn.Card(
+            pn.pane.Markdown(f"*{demo.paper}*\n\n{demo.teaching}\n\n{rows}", styles={"font-size": "12px"}),
+            self.plot, self.readout, title=f"Demo: {demo.title}", collapsible=True,
+            sizing_mode="stretch_width", css_classes=["wb-demo-panel"])
+
+    def _columns(self, values: dict[str, list[float]]) -> dict[str, float]:
+        flat = {}
+        for metric, per_row in values.items():
+            for row, v in enumerate(per_row):
+                label = metric if len(per_row) == 1 else f"{metric} [{self.demo.rows[row]}]"
+                flat[label] = float(v)
+        return flat
+
+    def update(self, sim: Simulator | None, lock, final: bool = False) -> None:
+        """Sample the live metric (under the runner's lock) and stream it."""
+        self.frames += 1
+        if sim is None or self.demo.live is None or (self.frames % LIVE_EVERY and not final):
+            return
+        with lock:
+            if sim is self.sim and sim.t == self.last_t:
+                return
+            if sim is not self.sim or sim.t < self.last_t:  # a new compile or a reset
+                self.sim = sim
+                self.source.data = {k: [] for k in self.source.data}
+            self.last_t = sim.t
+            values = self._columns(self.demo.live(sim))
+            t = sim.time
+        for label in values:
+            if label not in self.lines:
+                key = f"y{len(self.lines)}"
+                self.lines[label] = key
+                data = dict(self.source.data)
+                data[key] = [np.nan] * len(data["t"])
+                self.source.data = data
+                self.fig.line("t", key, source=self.source, legend_label=label, line_width=2,
+                              color=Category10_10[(len(self.lines) - 1) % 10])
+                self.fig.legend.location, self.fig.legend.label_text_font_size = "top_left", "9px"
+                self.fig.legend.background_fill_alpha = 0.6
+        row = {"t": [t]}
+        for label, key in self.lines.items():
+            row[key] = [values.get(label, np.nan)]
+        self.source.stream(row, rollover=LIVE_POINTS)
+        self.fig.x_range.update(start=0, end=max(t, 1.0))
+        self.readout.object = "<br>".join(f"{label}: <b>{v:.3g}</b>" for label, v in values.items())
