@@ -1,0 +1,120 @@
+"""Signature demos: every circuit file loads, validates and is what its module builds; each
+demo's outcome, run headless at reduced length, goes the way its paper says, and the control
+(the mechanism switched off) does not."""
+import json
+
+import numpy as np
+import pytest
+
+from simulations import Circuit, compile
+from workbench.demos import Schedule, demos, get
+from workbench.demos.__main__ import main
+
+ALL = list(demos())
+
+
+def test_all_six_demos_are_registered_with_teaching_text_and_thumbnails():
+    assert ALL == ["nalsm", "hopfield", "bdh", "continual", "worm", "motion"]
+    for demo in demos().values():
+        sentences = [s for s in demo.teaching.replace("e.g.", "eg").split(". ") if s.strip()]
+        assert 3 <= len(sentences) <= 7, (demo.name, len(sentences))
+        assert demo.paper and demo.title and demo.thumbnail.exists()
+        assert demo.thumbnail.stat().st_size < 20_000
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_demo_file_loads_validates_and_matches_its_module(name):
+    demo = get(name)
+    circuit = Circuit.load(demo.path).validate()
+    assert json.loads(circuit.to_json()) == json.loads(demo.build().to_json())
+    sim = demo.compile(record="none")
+    sim.step(5)
+    assert sim.batch == max(1, len(next(iter(demo.variants.values()), [0])))
+
+
+def test_cli_lists_the_demos(capsys):
+    main(["--list"])
+    out = capsys.readouterr().out
+    assert all(name in out for name in ALL)
+
+
+def test_schedule_applies_at_exact_steps_in_any_chunking_and_reset_restores():
+    c = Circuit()
+    c.add("drive", "PoissonInput", n=5, rate=0.0)
+    sched = Schedule([(10.0, "drive", "rate", 1000.0), (20.0, "drive", "rate", 0.0)])
+    for chunks in ([30], [3, 7, 1, 19], [1] * 30):
+        sim = sched.attach(compile(c, dt=1.0, record=["drive.spikes"]))
+        for n in chunks:
+            sim.step(n)
+        t, _ = sim.spikes("drive")
+        assert t.min() == 10.0 and t.max() == 19.0
+        sim.reset()
+        assert float(sim.node("drive").live["rate"][0, 0]) == 0.0
+
+
+def test_nalsm_astrocyte_brings_the_branching_factor_nearer_one_than_plain_stdp():
+    out = get("nalsm").outcome(8.0)
+    f = out.figures
+    assert 0.9 < f["bf_astrocyte"] < 1.12, out.text()
+    assert f["bf_plain_stdp"] > 1.2, out.text()
+    assert abs(f["bf_astrocyte"] - 1) < abs(f["bf_plain_stdp"] - 1) / 2
+
+
+def test_modern_hopfield_completes_patterns_above_the_classic_capacity():
+    out = get("hopfield").outcome(0.2, loads=[5, 25, 200])
+    f = out.figures
+    assert f["modern_success"] > 95 and f["classic_success"] < 30, out.text()  # 0.25 N: beyond classic capacity
+    assert f["classic_capacity"] == 5 and f["modern_capacity"] == 200, out.text()
+
+
+def test_hopfield_control_small_beta_loses_retrieval():
+    from workbench.demos import hopfield
+
+    c = hopfield.build()
+    c.block("modern").beta = 0.001  # mechanism off: the softmax averages every stored pattern
+    sim = compile(c, dt=1.0, record="none")
+    ok = 0
+    for _ in range(10):
+        sim.step(5)
+        ok += hopfield.overlaps_now(sim)[0] > 0.95
+    assert ok == 0
+
+
+def test_bdh_is_sparse_and_the_concept_synapse_is_consistent_and_untrained_is_not_sparse():
+    out = get("bdh").outcome()  # the whole text (5590 tokens, about 8 s): five occurrences of 'Rabbit'
+    f = out.figures
+    assert f["occurrences"] == 5 and f["concept_consistency"] >= 0.8, out.text()
+    assert f["sparsity"] < 0.10, out.text()
+    assert f["loss_held_out"] < f["loss_unigram"] - 0.4, out.text()
+    untrained = get("bdh").build()
+    untrained.block("bdh").train_steps = 0
+    sim = compile(untrained, dt=1.0, record=["bdh.sparsity"]).step(200)
+    assert float(sim.trace("bdh", "sparsity")[1].mean()) > 0.3
+
+
+def test_continual_learning_forgets_less_with_orthogonal_projection():
+    out = get("continual").outcome()  # full length: 7.5 s of biology, about 1.5 s of CPU
+    f = out.figures
+    assert f["task_a_after_a_hlop"] == f["task_a_after_a_plain"] == 100.0
+    assert f["forgetting_hlop"] < 5 and f["forgetting_plain"] > 50, out.text()
+    assert f["task_b_end_hlop"] > 90 and f["task_b_end_plain"] > 90
+
+
+def test_worm_activity_spreads_from_sensory_neurons_only_through_the_wiring():
+    out = get("worm").outcome(1.0)
+    f = out.figures
+    assert f["active_0hops_wired"] == 100.0 and f["active_0hops_unwired"] == 100.0
+    assert f["active_1hops_wired"] > 10, out.text()  # reached through the connectome...
+    assert f["active_1hops_wired"] > f["active_2hops_wired"] >= f["active_3hops_wired"]  # ...fading with distance
+    assert f["active_1hops_unwired"] == f["active_2hops_unwired"] == 0.0  # no synapses: nothing spreads
+    assert f["first_spike_0hops_ms"] < f["first_spike_1hops_ms"]
+
+
+def test_delays_make_detectors_direction_selective_and_equal_delays_do_not():
+    out = get("motion").outcome(2.0)
+    f = out.figures
+    assert f["rightward_tuned_preferred"] >= 15 and f["rightward_tuned_null"] <= 2, out.text()
+    assert f["leftward_tuned_preferred"] >= 15 and f["leftward_tuned_null"] <= 2, out.text()
+    assert f["dsi_rightward_tuned"] > 0.8 and f["dsi_leftward_tuned"] > 0.8
+    equal = np.array([f["equal_delays_right"], f["equal_delays_left"]])
+    assert abs(equal[0] - equal[1]) <= 0.5 * max(equal.max(), 1) + 3  # the control has no preferred direction
