@@ -118,3 +118,13 @@ def test_delays_make_detectors_direction_selective_and_equal_delays_do_not():
     assert f["dsi_rightward_tuned"] > 0.8 and f["dsi_leftward_tuned"] > 0.8
     equal = np.array([f["equal_delays_right"], f["equal_delays_left"]])
     assert abs(equal[0] - equal[1]) <= 0.5 * max(equal.max(), 1) + 3  # the control has no preferred direction
+
+
+@pytest.mark.parametrize("name", ["nalsm", "hopfield", "continual", "worm", "motion"])
+def test_live_metrics_are_the_declared_ones_with_a_value_per_row(name):
+    demo = get(name)
+    sim = demo.compile()
+    sim.step(20)
+    values = demo.live(sim)
+    assert set(values) <= set(demo.metrics) and values
+    assert all(len(v) == len(demo.rows) for v in values.values())

@@ -57,7 +57,18 @@ class DemoPanel:
         self.source = ColumnDataSource(dict(t=[]), name=f"wb-demo-live-{demo.name}")
         self.fig = _figure(demo.live_title or "live", 230, x_range=Range1d(0, 1))
         self.fig.xaxis.axis_label = "time (ms)"
-        self.lines: dict[str, str] = {}
+        self.lines: dict[str, str] = {}  # label -> column, every line drawn up front
+        for metric in demo.metrics:
+            for row in range(len(demo.rows)):
+                label = self._label(metric, row)
+                key = self.lines[label] = f"y{len(self.lines)}"
+                self.source.data[key] = []
+                self.fig.line("t", key, source=self.source, legend_label=label, line_width=2,
+                              line_dash="solid" if row == 0 else "dashed",
+                              color=Category10_10[demo.metrics.index(metric) % 10])
+        if self.lines:
+            self.fig.legend.location, self.fig.legend.label_text_font_size = "top_left", "9px"
+            self.fig.legend.background_fill_alpha = 0.6
         self.plot = pn.pane.Bokeh(self.fig, sizing_mode="stretch_width")
         self.readout = pn.pane.HTML("", css_classes=["wb-demo-readout"], styles={"font-family": "monospace",
                                                                                 "font-size": "12px"})
@@ -68,13 +79,12 @@ class DemoPanel:
             self.plot, self.readout, title=f"Demo: {demo.title}", collapsible=True,
             sizing_mode="stretch_width", css_classes=["wb-demo-panel"])
 
+    def _label(self, metric: str, row: int) -> str:
+        return metric if len(self.demo.rows) < 2 else f"{metric} [{self.demo.rows[row]}]"
+
     def _columns(self, values: dict[str, list[float]]) -> dict[str, float]:
-        flat = {}
-        for metric, per_row in values.items():
-            for row, v in enumerate(per_row):
-                label = metric if len(per_row) == 1 else f"{metric} [{self.demo.rows[row]}]"
-                flat[label] = float(v)
-        return flat
+        return {self._label(metric, row): float(v) for metric, per_row in values.items()
+                for row, v in enumerate(per_row)}
 
     def update(self, sim: Simulator | None, lock, final: bool = False) -> None:
         """Sample the live metric (under the runner's lock) and stream it."""
@@ -90,17 +100,6 @@ class DemoPanel:
             self.last_t = sim.t
             values = self._columns(self.demo.live(sim))
             t = sim.time
-        for label in values:
-            if label not in self.lines:
-                key = f"y{len(self.lines)}"
-                self.lines[label] = key
-                data = dict(self.source.data)
-                data[key] = [np.nan] * len(data["t"])
-                self.source.data = data
-                self.fig.line("t", key, source=self.source, legend_label=label, line_width=2,
-                              color=Category10_10[(len(self.lines) - 1) % 10])
-                self.fig.legend.location, self.fig.legend.label_text_font_size = "top_left", "9px"
-                self.fig.legend.background_fill_alpha = 0.6
         row = {"t": [t]}
         for label, key in self.lines.items():
             row[key] = [values.get(label, np.nan)]

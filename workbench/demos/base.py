@@ -86,6 +86,7 @@ class Demo:
     schedule: Schedule | None = None
     live: Callable[[Simulator], dict[str, list[float]]] | None = None  # metric -> one value per row
     live_title: str = ""
+    metrics: list[str] = field(default_factory=list)  # the names ``live`` returns, in plot order
     full_seconds: float = 0.0  # biological seconds of the full-length outcome
     seed: int = 0
     speed: str = "max"  # the app's speed setting the demo opens with (see workbench.app.SPEEDS)

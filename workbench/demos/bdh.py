@@ -66,7 +66,7 @@ def live(sim) -> dict[str, list[float]]:
     i, j = concept_synapse()
     rho = sim.node("bdh").state["rho"][-1, :]
     return {"fraction of neurons active": sim.node("bdh").state["sparsity"][:, 0].tolist(),
-            f"concept synapse ({i}, {j}) strength": rho[:, i, j].tolist(),
+            "concept synapse strength": rho[:, i, j].tolist(),
             "mean synapse strength": rho.mean((1, 2)).tolist()}
 
 
@@ -117,7 +117,8 @@ DEMO = Demo(
     outcome=outcome,
     dt=1.0,
     live=live,
-    live_title="BDH: sparsity and the concept synapse",
+    live_title="BDH: sparsity and the synapse 'Rabbit' strengthens",
+    metrics=["fraction of neurons active", "concept synapse strength", "mean synapse strength"],
     full_seconds=5.59,
     speed="1x real time",
 )

@@ -122,6 +122,7 @@ DEMO = Demo(
     schedule=SCHEDULE,
     live=live,
     live_title="task accuracies (%), with HLOP vs without",
+    metrics=["task A accuracy (%)", "task B accuracy (%)"],
     full_seconds=7.5,
     speed="1x real time",
 )

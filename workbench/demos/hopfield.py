@@ -109,6 +109,7 @@ DEMO = Demo(
     dt=1.0,
     live=live,
     live_title="overlap of each memory's state with the cued pattern",
+    metrics=["modern: overlap with the cued pattern", "classic: overlap with the cued pattern"],
     full_seconds=1.0,
     speed="0.1x",
 )

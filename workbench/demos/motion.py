@@ -119,6 +119,7 @@ DEMO = Demo(
     dt=0.5,
     live=live,
     live_title="detector spikes so far",
+    metrics=["rightward-tuned, rightward sweeps", "rightward-tuned, leftward sweeps", "equal delays, either sweep"],
     full_seconds=4.0,
     speed="0.1x",
 )

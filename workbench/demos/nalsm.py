@@ -98,5 +98,6 @@ DEMO = Demo(
     rows=["astrocyte-modulated STDP", "plain STDP (no astrocyte)"],
     live=live,
     live_title="branching factor and held-out accuracy, astrocyte vs plain STDP",
+    metrics=["branching factor", "held-out accuracy (%)"],
     full_seconds=45.0,
 )

@@ -106,6 +106,7 @@ DEMO = Demo(
     dt=0.5,
     live=live,
     live_title="% of neurons active in the last 100 ms, by synapses from the driven sensory neurons",
+    metrics=[f"active, {name} (%)" for name in HOPS],
     full_seconds=2.0,
     speed="1x real time",
 )
