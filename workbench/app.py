@@ -91,11 +91,11 @@ class Workbench:
                                      sizing_mode="stretch_width", css_classes=["wb-palette"])
         self.palette.on_click(lambda item: self._palette_clicked(item))
         b = dict(width=78, margin=(5, 3))
-        self.run_button = pn.widgets.Button(name="▶ Run", button_type="success", css_classes=["wb-run"], **b)
-        self.pause_button = pn.widgets.Button(name="Pause", button_type="warning", css_classes=["wb-pause"], **b)
-        self.step_button = pn.widgets.Button(name="Step", css_classes=["wb-step"], **b)
-        self.reset_button = pn.widgets.Button(name="Reset", css_classes=["wb-reset"], **b)
-        self.undo_button = pn.widgets.Button(name="↶ Undo", css_classes=["wb-undo"], **b)
+        self.run_button = pn.widgets.Button(label="▶ Run", button_type="success", css_classes=["wb-run"], **b)
+        self.pause_button = pn.widgets.Button(label="Pause", button_type="warning", css_classes=["wb-pause"], **b)
+        self.step_button = pn.widgets.Button(label="Step", css_classes=["wb-step"], **b)
+        self.reset_button = pn.widgets.Button(label="Reset", css_classes=["wb-reset"], **b)
+        self.undo_button = pn.widgets.Button(label="↶ Undo", css_classes=["wb-undo"], **b)
         self.speed = pn.widgets.Select(options=list(SPEEDS), value="max", width=120, margin=(5, 3),
                                        css_classes=["wb-speed"])
         self.run_button.on_click(lambda _e: self.run())
@@ -103,7 +103,7 @@ class Workbench:
         self.step_button.on_click(lambda _e: self.step())
         self.reset_button.on_click(lambda _e: self.reset())
         self.undo_button.on_click(lambda _e: self.undo())
-        self.gallery_button = pn.widgets.Button(name="Gallery", button_type="primary", button_style="outline",
+        self.gallery_button = pn.widgets.Button(label="Gallery", button_type="primary", button_style="outline",
                                                 css_classes=["wb-gallery-button"], **b)
         self.gallery_button.on_click(lambda _e: self.gallery.panel.param.update(visible=not self.gallery.panel.visible))
         self.speed.param.watch(lambda e: setattr(self.runner, "speed", SPEEDS[e.new]), "value")
@@ -292,8 +292,9 @@ class Workbench:
         if self.probe_choice.value != self.dashboard.shown:
             self.probe_choice.param.update(value=self.dashboard.shown)
         d = self.dashboard
+        graph = [self.connectome.panel] if self.connectome.nodes else []  # no spiking neurons: no graph
         self.views.objects = [*d.wide, pn.GridBox(*d.small, ncols=2, sizing_mode="stretch_width"),
-                              pn.Row(*d.side, self.connectome.panel, sizing_mode="stretch_width")]
+                              pn.Row(*d.side, *graph, sizing_mode="stretch_width")]
 
     # -- the frame tick --------------------------------------------------------------------------
     def _acked(self, event) -> None:

@@ -34,7 +34,7 @@ class Gallery:
     def __init__(self, on_open: Callable[[Demo], None]):
         cards = []
         for demo in demos().values():
-            button = pn.widgets.Button(name=f"Open {demo.title}", button_type="primary", width=250,
+            button = pn.widgets.Button(label=f"Open {demo.title}", button_type="primary", width=250,
                                        css_classes=["wb-open-demo", f"wb-open-demo-{demo.name}"])
             button.on_click(lambda _e, d=demo: on_open(d))
             cards.append(pn.Card(

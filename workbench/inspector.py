@@ -59,7 +59,7 @@ class Inspector:
         ports = ", ".join([f"in: {k} ({p.kind})" for k, p in cls.inputs.items()]
                           + [f"out: {k} ({p.kind})" for k, p in cls.outputs.items()])
         rows.append(pn.pane.Markdown(f"Ports: {ports or 'none'}", styles={"font-size": "11px", "color": "#555"}))
-        delete = pn.widgets.Button(name=f"Delete {name}", button_type="danger", button_style="outline",
+        delete = pn.widgets.Button(label=f"Delete {name}", button_type="danger", button_style="outline",
                                    css_classes=["wb-delete"], width=160)
         delete.on_click(lambda _e, n=name: self.on_delete(n))
         rows.append(delete)
