@@ -8,32 +8,20 @@ from pathlib import Path
 
 import pytest
 
-playwright = pytest.importorskip("playwright.sync_api")
 nbformat = pytest.importorskip("nbformat")
 
-from workbench.serve import CHROMIUM_ARGS, chromium_path, start_server, stop_server  # noqa: E402
+from browser_page import Page  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def page():
-    proc, url = start_server()
-    try:
-        with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-            context = browser.new_context(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
-            pg = context.new_page()
-            errors = []
-            pg.on("pageerror", lambda e: errors.append(str(e)))
-            pg.goto(url)
-            pg.wait_for_selector(".react-flow__node", timeout=30000)
-            pg.errors = errors
-            yield pg
-            browser.close()
-    finally:
-        stop_server(proc)
+@pytest.fixture
+def page(chromium, workbench_url):
+    p = Page(chromium, workbench_url)
+    yield p
+    p.close()
 
 
-def download(page, label: str) -> tuple[str, str]:
+def download(workbench, label: str) -> tuple[str, str]:
+    page = workbench.page
     page.locator(".wb-export-format select").select_option(label=label)
     page.wait_for_timeout(300)  # the choice reaches the server before the click asks for the file
     with page.expect_download(timeout=30000) as info:
@@ -46,8 +34,7 @@ def test_export_menu_downloads_a_script_and_a_notebook_that_parse(page):
     assert name == "demo_stdp.py"
     tree = ast.parse(script)
     adds = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "add"]
-    nodes = page.eval_on_selector_all(".react-flow__node", "els => els.map(e => e.dataset.id)")
-    assert sorted(a.args[0].value for a in adds) == sorted(nodes)  # one add per block on the canvas
+    assert sorted(a.args[0].value for a in adds) == sorted(page.nodes())  # one add per block on the canvas
 
     name, text = download(page, "Notebook (.ipynb)")
     assert name == "demo_stdp.ipynb"
