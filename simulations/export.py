@@ -241,11 +241,6 @@ def to_dataframes(sim, row: int = 0) -> dict:
     return out
 
 
-def circuit_json(circuit: Circuit) -> str:
-    """The circuit file (the same JSON as Save), for symmetry with the other exporters."""
-    return circuit.to_json()
-
-
 def export_text(circuit: Circuit, kind: str, **kw) -> tuple[str, str]:
     """(file name, text) of an export: ``kind`` is "json", "script" or "notebook"."""
     if kind == "json":
@@ -258,4 +253,4 @@ def export_text(circuit: Circuit, kind: str, **kw) -> tuple[str, str]:
 
 
 __all__ = ["build_code", "to_script", "to_notebook", "notebook_text", "describe", "changed_params", "spike_counts",
-           "spikes_frame", "trace_frame", "to_dataframes", "export_text", "circuit_json"]
+           "spikes_frame", "trace_frame", "to_dataframes", "export_text"]
