@@ -12,4 +12,4 @@ if [ "$extras" = "test" ] && ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 # torch is pinned: 2.13.0 installs the local CPU build here; anything else may pull CUDA.
-python -m pip install -q --disable-pip-version-check torch==2.13.0 -e ".${extras:+[$extras]}"
+python -m pip install -q --disable-pip-version-check --root-user-action=ignore torch==2.13.0 -e ".${extras:+[$extras]}"
