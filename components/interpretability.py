@@ -24,28 +24,29 @@ def selectivity_matrix(responses, labels, n_classes: int) -> np.ndarray:
         return sums / counts
 
 
-def monosemanticity(selectivity) -> np.ndarray:
-    """Per unit, ``1 - H(p) / log C`` where p is the unit's (non-negative) mean response across
-    the C classes normalised to sum 1: 1 for a unit that responds to one class only, 0 for one
-    that responds equally to all. Units that never respond (or unseen classes) give NaN."""
-    s = np.clip(np.nan_to_num(np.asarray(selectivity, dtype=np.float64), nan=0.0), 0.0, None)
-    total = s.sum(axis=1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = s / total
-        h = -np.where(p > 0, p * np.log(p), 0.0).sum(axis=1)
-    score = 1.0 - h / math.log(s.shape[1])
-    return np.where(total[:, 0] > 0, score, np.nan)
-
-
-def monosemanticity_torch(sel: torch.Tensor) -> torch.Tensor:
-    """Population monosemanticity per batch row: mean of ``1 - H(p)/log C`` over responding
-    units; sel is (batch, units, classes)."""
+def _unit_monosemanticity(sel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per unit ``1 - H(p) / log C`` over the classes (last dimension), and whether it responds."""
     s = sel.clamp_min(0)
     total = s.sum(-1, keepdim=True)
     p = s / total.clamp_min(1e-30)
     h = -(torch.where(p > 0, p * p.clamp_min(1e-30).log(), torch.zeros_like(p))).sum(-1)
-    score = 1.0 - h / math.log(s.shape[-1])
-    alive = (total[..., 0] > 0).to(sel.dtype)
+    return 1.0 - h / math.log(s.shape[-1]), total[..., 0] > 0
+
+
+def monosemanticity(selectivity) -> np.ndarray:
+    """Per unit, ``1 - H(p) / log C`` where p is the unit's (non-negative) mean response across
+    the C classes normalised to sum 1: 1 for a unit that responds to one class only, 0 for one
+    that responds equally to all. Units that never respond (or unseen classes) give NaN."""
+    s = torch.from_numpy(np.nan_to_num(np.asarray(selectivity, dtype=np.float64), nan=0.0))
+    score, alive = _unit_monosemanticity(s)
+    return torch.where(alive, score, torch.full_like(score, float("nan"))).numpy()
+
+
+def monosemanticity_torch(sel: torch.Tensor) -> torch.Tensor:
+    """Population monosemanticity per batch row: mean of the unit scores over responding units;
+    sel is (batch, units, classes)."""
+    score, alive = _unit_monosemanticity(sel)
+    alive = alive.to(sel.dtype)
     return ((score * alive).sum(-1) / alive.sum(-1).clamp_min(1)).unsqueeze(-1)
 
 
