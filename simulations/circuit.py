@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import networkx as nx
 import torch
 
-from components import Block, Context, Port, get_block_type
+from components import Block, Context, get_block_type
 
 from .errors import (
     CircuitError,
@@ -106,10 +106,6 @@ class Circuit:
     @property
     def wires(self) -> list[Wire]:
         return [data["wire"] for _, _, data in self.graph.edges(data=True)]
-
-    def ports(self, name: str) -> tuple[dict[str, Port], dict[str, Port]]:
-        block = self.block(name)
-        return block.inputs, block.outputs
 
     def check_wire(self, wire: Wire) -> None:
         """Raise the specific error that forbids ``wire``, or return if it is acceptable."""
