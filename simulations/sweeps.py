@@ -192,25 +192,39 @@ class Metric:
         return f"{self.name}:{hashlib.sha256(code.encode()).hexdigest()[:12]}"
 
 
-def resolve_metrics(circuit: Circuit, metrics, record: Sequence[str]) -> list[Metric]:
-    """Builtin names expand to one variable per block they apply to (``rate_exc``, ...): the
-    spike metrics to every recorded spike probe, ``accuracy`` to every Readout. A callable or a
-    ``{name: callable}`` entry is used as it is."""
-    if isinstance(metrics, (str, Callable)) or isinstance(metrics, dict):
-        metrics = [metrics]
+def metric_choices(circuit: Circuit, record: Sequence[str] | None = None) -> list[Metric]:
+    """Every builtin metric that applies to this circuit, one per block (for menus)."""
+    record = default_record(circuit) if record is None else record
     spiking = [p.partition(".")[0] for p in record if p.endswith(".spikes")]
     readouts = [n for n, b in circuit.blocks.items() if isinstance(b, Readout)]
+    return [Metric(f"{m}_{b}", fn, b) for m, fn in BUILTIN.items() for b in (readouts if m == "accuracy" else spiking)]
+
+
+def default_record(circuit: Circuit) -> list[str]:
+    """Every spike probe: what the builtin metrics read, and cheap to keep."""
+    return [f"{n}.{k}" for n, b in circuit.blocks.items() for k, p in b.probes.items() if p.view == "raster"]
+
+
+def resolve_metrics(circuit: Circuit, metrics, record: Sequence[str]) -> list[Metric]:
+    """Builtin names expand to one variable per block they apply to (``rate_exc``, ...): the
+    spike metrics to every recorded spike probe, ``accuracy`` to every Readout. A function, a
+    Metric or a ``{name: function}`` entry is used as it is."""
+    if isinstance(metrics, (str, dict)) or callable(metrics):
+        metrics = [metrics]
+    choices = metric_choices(circuit, record)
     out: list[Metric] = []
     for m in metrics:
-        if isinstance(m, dict):
+        if isinstance(m, Metric):
+            out.append(m)
+        elif isinstance(m, dict):
             out += [Metric(str(k), v) for k, v in m.items()]
         elif callable(m):
             out.append(Metric(m.__name__, m))
         elif m in BUILTIN:
-            blocks = readouts if m == "accuracy" else spiking
-            if not blocks:
+            found = [c for c in choices if c.fn is BUILTIN[m]]
+            if not found:
                 raise CircuitError(f"metric {m!r} needs {'a Readout block' if m == 'accuracy' else 'a recorded spike probe'}")
-            out += [Metric(f"{m}_{b}", BUILTIN[m], b) for b in blocks]
+            out += found
         else:
             raise ValueError(f"unknown metric {m!r}: use one of {', '.join(BUILTIN)} or a function of the simulator")
     names = [m.name for m in out]
@@ -430,9 +444,7 @@ def sweep(circuit: Circuit, design: Design | dict, seeds: int | Sequence[int] = 
             _set(circuit.copy(), key, value)
         if pname in circuit.block(name).live_params():
             live.add(key)
-    if record is None:
-        record = [f"{n}.{k}" for n, b in circuit.blocks.items() for k, p in b.probes.items() if p.view == "raster"]
-    record = list(record)
+    record = default_record(circuit) if record is None else list(record)
     metric_list = resolve_metrics(circuit, metrics, record)
 
     doc = circuit_to_dict(circuit)
