@@ -19,6 +19,7 @@ import itertools
 import json
 import math
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -318,18 +319,20 @@ def _point_key(circuit_doc: dict, point: dict, seed: int, settings: dict) -> str
 
 # -- the cluster -----------------------------------------------------------------------------------
 _LOCAL = None
+_LOCAL_LOCK = threading.Lock()
 
 
 def local_client(n_workers: int | None = None):
     """A LocalCluster client sized to this machine (one single-threaded worker process per
-    core), started once per process and reused."""
+    core), started once per process and reused (the GUI starts it early, from a thread)."""
     global _LOCAL
     from distributed import Client, LocalCluster
 
-    if _LOCAL is None or _LOCAL.status in ("closed", "closing"):
-        n = n_workers or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
-        _LOCAL = Client(LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"))
-    return _LOCAL
+    with _LOCAL_LOCK:
+        if _LOCAL is None or _LOCAL.status in ("closed", "closing"):
+            n = n_workers or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+            _LOCAL = Client(LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"))
+        return _LOCAL
 
 
 def _connect(client):
@@ -424,7 +427,8 @@ def sweep(circuit: Circuit, design: Design | dict, seeds: int | Sequence[int] = 
     (default: every spike probe). ``client``: a distributed Client or scheduler address; by
     default the active client, else a LocalCluster. ``cache``: True (the workbench cache
     folder), a folder, or False. ``on_result(rows, seed, values)`` is called as each task
-    finishes; an exception from it stops the sweep (what finished stays cached).
+    finishes (and once per seed for the runs found in the cache); an exception from it stops
+    the sweep (what finished stays cached).
     """
     import xarray as xr
     from tqdm.auto import tqdm
@@ -469,6 +473,11 @@ def sweep(circuit: Circuit, design: Design | dict, seeds: int | Sequence[int] = 
                 fixed = tuple((k, v) for k, v in point.items() if k not in live)
                 groups.setdefault((seed, fixed), []).append(i)
     cached = n_points * len(seeds) - sum(len(r) for r in groups.values())
+    if on_result is not None and cached:
+        for s, seed in enumerate(seeds):
+            rows = [i for i in range(n_points) if not np.isnan(results[i, s]).all()]
+            if rows:
+                on_result(rows, seed, dict(zip(names, results[rows, s].T)))
 
     stats = {"tasks": 0, "task_seconds": 0.0, "errors": []}
     start = time.perf_counter()

@@ -26,6 +26,7 @@ from .export_menu import ExportMenu
 from .gallery import DemoPanel, Gallery
 from .inspector import Inspector
 from .runner import Runner
+from .sweep_panel import SweepPanel
 from .views import Dashboard
 
 DEMO = Path(__file__).resolve().parent.parent / "assets" / "demos" / "stdp_demo.json"
@@ -74,6 +75,7 @@ class Workbench:
                                      sizing_mode="stretch_width", margin=(0, 5))
         self.editor = CircuitEditor(circuit or demo_circuit(), self._changed, self._select, self.notify)
         self.inspector = Inspector(self._param_changed, self._delete)
+        self.sweep = SweepPanel(lambda: self.circuit, self._variant_picked, self.notify, dt=DT)
         self.link = BrowserLink(width=0, height=0, margin=0)
         self.link.param.watch(self._acked, "ack")
         self.link.param.watch(self._got_browser_id, "browser_id")
@@ -127,7 +129,7 @@ class Workbench:
                          sizing_mode="stretch_width")
         sidebar = pn.Column(pn.pane.Markdown("#### Blocks\nClick to add, or drag onto the canvas.", margin=(0, 5)),
                             pn.Column(self.palette, height=PALETTE_HEIGHT, scroll=True, sizing_mode="stretch_width"),
-                            pn.layout.Divider(), self.inspector.panel, width=300,
+                            pn.layout.Divider(), self.inspector.panel, self.sweep.panel, width=300,
                             styles={"overflow-y": "auto"}, css_classes=["wb-sidebar"])
         main = pn.Column(self.message, self.gallery.panel, self.demo_area, pn.Column(self.editor.flow, height=430, sizing_mode="stretch_width",
                                                  css_classes=["wb-canvas"]),
@@ -155,6 +157,14 @@ class Workbench:
     def _select(self, name: str | None) -> None:
         block = self.circuit.block(name) if name in self.circuit.graph else None
         self.inspector.show(name if block else None, block)
+        self.sweep.show(name if block else None, block)
+
+    def _variant_picked(self, name: str, values: dict) -> None:
+        """A point clicked in the sweep plot: its values onto the block, as if typed."""
+        for pname, value in values.items():
+            setattr(self.circuit.block(name), pname, value)
+            self._param_changed(name, pname, value)
+        self.inspector.show(name, self.circuit.block(name))
 
     def _delete(self, name: str) -> None:
         self.editor.delete_block(name)
