@@ -243,7 +243,7 @@ def run_task(circuit_json: str, seed: int, fixed: dict[str, float], variants: di
 
     from .simulator import compile
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     torch.set_num_threads(1)  # a worker runs one task per thread: parallel across tasks
     circuit = Circuit.from_json(circuit_json)
     for key, value in fixed.items():
@@ -263,7 +263,8 @@ def run_task(circuit_json: str, seed: int, fixed: dict[str, float], variants: di
     except DivergenceError as e:
         values = {m.name: [math.nan] * sim.batch for m in metrics}
         error = str(e)
-    return {"values": values, "error": error, "seconds": time.perf_counter() - start}
+    return {"values": values, "error": error, "seconds": time.perf_counter() - start,
+            "cpu_seconds": time.process_time() - cpu}
 
 
 def _set(circuit: Circuit, key: str, value) -> None:
@@ -479,7 +480,7 @@ def sweep(circuit: Circuit, design: Design | dict, seeds: int | Sequence[int] = 
             if rows:
                 on_result(rows, seed, dict(zip(names, results[rows, s].T)))
 
-    stats = {"tasks": 0, "task_seconds": 0.0, "errors": []}
+    stats = {"tasks": 0, "task_seconds": 0.0, "task_cpu_seconds": 0.0, "errors": []}
     start = time.perf_counter()
     if groups:
         dask_client, owned = _connect(client)
@@ -504,6 +505,7 @@ def sweep(circuit: Circuit, design: Design | dict, seeds: int | Sequence[int] = 
         data = {n: (dims, results[:, :, j]) for j, n in enumerate(names)}
     attrs = {"circuit": circuit.name, "duration_ms": duration, "warmup_ms": warmup, "dt_ms": dt,
              "runs_from_cache": cached, "tasks_run": stats["tasks"], "task_seconds": stats["task_seconds"],
+             "task_cpu_seconds": stats["task_cpu_seconds"],
              "wall_seconds": time.perf_counter() - start, "errors": "; ".join(stats["errors"])}
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
@@ -532,6 +534,7 @@ def _run(client, circuit, circuit_json, groups, points, live, metric_list, seeds
                 s = seeds.index(task.seed)
                 stats["tasks"] += 1
                 stats["task_seconds"] += out["seconds"]
+                stats["task_cpu_seconds"] += out["cpu_seconds"]
                 values = np.array([out["values"][m.name] for m in metric_list]).T  # (rows, metrics)
                 results[task.rows, s] = values
                 if out["error"]:
