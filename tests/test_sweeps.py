@@ -141,3 +141,17 @@ def test_bad_sweeps_say_what_is_wrong():
         sweep(c, {"exc.tau_m": [10.0]}, metrics=["rates"], cache=False)
     with pytest.raises(CircuitError, match="Readout"):
         sweep(c, {"exc.tau_m": [10.0]}, metrics=["accuracy"], cache=False)
+
+
+def test_readout_accuracy_as_a_metric(client):
+    c = Circuit()
+    c.add("digits", "ImageEncoder", count=200, t_present=50.0, max_rate=100.0, order="shuffled")
+    c.add("readout", "Readout", t_present=50.0, n_train=150, lam=1.0)
+    c.connect("digits.spikes", "readout.spikes")
+    c.connect("digits.label", "readout.label")
+    ds = sweep(c, {"digits.max_rate": [100.0, 0.0]}, duration=200 * 50.0, dt=2.0, metrics=["accuracy"],
+               client=client, cache=False, progress=False)
+    sim = compile(c, dt=2.0, record="none", variants={"digits.max_rate": [100.0, 0.0]}).run(10.0)
+    expected = sim.get_state("readout", "accuracy")[:, 0].double().numpy()
+    np.testing.assert_array_equal(ds.accuracy_readout.values[:, 0], expected)
+    assert expected[0] > 0.6 > 0.3 > expected[1]  # learns from spikes; chance (0.1) without them

@@ -143,6 +143,7 @@ class SweepPanel:
         self._say(f"Starting the cluster and {len(design.values) * int(self.seeds.value)} runs...", "info")
         self._thread.start()
         self._callback = pn.state.add_periodic_callback(self._drain, period=POLL_MS)
+        pn.state.on_session_destroyed(lambda _ctx: self.stop())  # a closed tab sends no more tasks
 
     def _axis(self, block, pname, lo, hi) -> np.ndarray:
         values = np.linspace(lo, hi, int(self.points.value))
