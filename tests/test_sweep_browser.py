@@ -27,8 +27,8 @@ def click_point(page, index: int) -> None:
     """A real mouse click on point ``index`` of the sweep plot, placed through Bokeh's scales."""
     x, y = page.page.evaluate(
         """(index) => { for (const d of Bokeh.documents) {
-             const plot = [...d.all_models].find((m) => m.name === 'wb-sweep-plot');
-             const source = [...d.all_models].find((m) => m.name === 'wb-sweep');
+             const newest = (name) => [...d.all_models].filter((m) => m.name === name).pop();
+             const plot = newest('wb-sweep-plot'), source = newest('wb-sweep');
              if (!plot) continue;
              const walk = (v) => { if (v.model === plot) return v;
                for (const child of (typeof v.children === 'function' ? v.children() : [])) {
@@ -71,4 +71,22 @@ def test_sweep_from_the_inspector_fills_a_curve_and_loads_a_clicked_variant(page
     click_point(page, 2)
     page.wait_for(lambda: "Loaded the variant exc: tau_m = 23.33" in page.message(), what="the variant loaded")
     assert float(page.page.locator(".wb-param-tau_m input").first.input_value()) == pytest.approx(taus[2], rel=1e-4)
+    assert page.errors == []
+
+    # a second parameter makes it a heatmap; clicking a cell loads both values
+    page.page.locator(".wb-sweep-param2 select").select_option("t_ref")
+    box = page.page.locator(".wb-sweep-points input").first
+    box.fill("3")
+    box.press("Enter")
+    page.button("Start sweep")
+    page.wait_for(lambda: len(finite()) == 9 and "Sweep done" in page.text(".wb-sweep-status"), timeout=150,
+                  what="the heatmap to fill in: " + page.text(".wb-sweep-status"))
+    taus, refs = np.linspace(10, 30, 3), np.linspace(1.0, 3.0, 3)  # t_ref: half to 1.5 x its value, 2 ms
+    sim = compile(circuit, seed=0, record=default_record(circuit),
+                  variants={"exc.tau_m": np.repeat(taus, 3), "exc.t_ref": np.tile(refs, 3)}).run(0.1)
+    np.testing.assert_array_equal(page.source("wb-sweep", "value"), sim.rates("exc"))
+    page.page.screenshot(path=str(OUT / "sweep_heatmap.png"), full_page=True)
+    click_point(page, 5)
+    page.wait_for(lambda: "tau_m = 20, t_ref = 3 onto" in page.message(), what="the cell's variant loaded")
+    assert float(page.page.locator(".wb-param-t_ref input").first.input_value()) == 3.0
     assert page.errors == []

@@ -70,8 +70,6 @@ class SweepPanel:
         self.stop_button.on_click(lambda _e: self.stop())
         self.param_x.param.watch(lambda _e: self._fill_range(), "value")
         self.status = pn.pane.HTML("", css_classes=["wb-sweep-status"], margin=(2, 5))
-        self.source = ColumnDataSource(dict(x=[], y=[], value=[], index=[]), name="wb-sweep")
-        self.source.selected.on_change("indices", self._picked)
         self.plot = pn.Column(sizing_mode="stretch_width", margin=0)
         self.form = pn.Column(self.param_x, pn.Row(self.lo, self.hi, self.points), self.param_y, self.metric,
                               pn.Row(self.seeds, self.duration), pn.Row(self.start_button, self.stop_button),
@@ -203,11 +201,11 @@ class SweepPanel:
                      name="wb-sweep-plot", x_axis_label=self.names[0],
                      y_axis_label=self.names[1] if heatmap else self.metric.value)
         fig.title.text = self.metric.value if heatmap else ""
+        # a new source each sweep: models not yet in the document may be edited from a button click
         x = design.values[:, 0]
-        with np.errstate(all="ignore"):
-            self.source.data = dict(x=list(x), y=list(design.values[:, 1] if heatmap else np.full(len(x), np.nan)),
-                                    value=[np.nan] * len(x), index=list(range(len(x))))
-        self.source.selected.indices = []
+        y = design.values[:, 1] if heatmap else np.full(len(x), np.nan)
+        self.source = ColumnDataSource(dict(x=list(x), y=list(y), value=[np.nan] * len(x)), name="wb-sweep")
+        self.source.selected.on_change("indices", self._picked)
         if heatmap:
             self.mapper = LinearColorMapper(palette=Viridis256, nan_color="#eeeeee")
             step = [np.diff(a).min() if len(a) > 1 else 1.0 for a in design.axes]
@@ -222,8 +220,9 @@ class SweepPanel:
         self.plot.objects = [pn.pane.Bokeh(fig, sizing_mode="stretch_width")]
 
     def _update_plot(self) -> None:
-        with np.errstate(all="ignore"):
-            mean = np.nanmean(self.results, axis=1)  # over the seeds finished so far
+        counted = np.isfinite(self.results).sum(1)
+        with np.errstate(all="ignore"):  # the mean over the seeds finished so far
+            mean = np.where(counted > 0, np.nansum(self.results, 1) / counted, np.nan)
         data = dict(self.source.data)
         data["value"] = list(mean)
         if self.mapper is None:
