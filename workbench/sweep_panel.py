@@ -8,6 +8,7 @@ the plot under the document lock, so the thread never touches a Bokeh model.
 """
 from __future__ import annotations
 
+import html
 import os
 import threading
 from typing import Callable
@@ -132,6 +133,7 @@ class SweepPanel:
         design = grid(axes)
         self.design, self.names = design, list(axes)
         self.results = np.full((len(design.values), int(self.seeds.value)), np.nan)
+        self.received = np.zeros(self.results.shape, dtype=bool)  # NaN is a result too (no spikes: no CV)
         self._build_plot(design, second)
         circuit = self.get_circuit().copy()
         metric = next(m for m in metric_choices(circuit) if m.name == self.metric.value)
@@ -176,9 +178,10 @@ class SweepPanel:
             pending, self._pending = self._pending, []
         for rows, seed, values in pending:
             self.results[rows, seed] = values
+            self.received[rows, seed] = True
         if pending:
             self._update_plot()
-        done = int(np.isfinite(self.results).sum())
+        done = int(self.received.sum())
         if self._outcome is None:
             self._say(f"{done} of {self.results.size} runs finished", "info")
             return
@@ -193,7 +196,7 @@ class SweepPanel:
 
     def _say(self, text: str, level: str) -> None:
         colour = {"danger": "#b00020", "success": "#1b5e20"}.get(level, "#333")
-        self.status.object = f"<span style='color:{colour};font-size:12px'>{text}</span>"
+        self.status.object = f"<span style='color:{colour};font-size:12px'>{html.escape(text)}</span>"
 
     # -- the plot --------------------------------------------------------------------------------
     def _build_plot(self, design, heatmap: bool) -> None:
