@@ -442,11 +442,11 @@ def sweep(circuit: Circuit, design: Design | dict, seeds: int | Sequence[int] = 
     if duration <= 0:
         raise ValueError(f"duration must be positive (ms), got {duration}")
     circuit.validate()
-    live = set()
+    live, scratch = set(), circuit.copy()
     for key in design.names:  # check every value here, with param's own message
         name, _, pname = key.partition(".")
         for value in np.unique(design.values[:, design.names.index(key)]):
-            _set(circuit.copy(), key, value)
+            _set(scratch, key, value)
         if pname in circuit.block(name).live_params():
             live.add(key)
     record = default_record(circuit) if record is None else list(record)
