@@ -80,10 +80,11 @@ def test_hopfield_control_small_beta_loses_retrieval():
     assert ok == 0
 
 
-def test_bdh_is_sparse_and_the_concept_synapse_is_consistent_and_untrained_is_not_sparse():
+def test_bdh_is_sparse_beats_unigram_and_untrained_is_not_sparse():
     out = get("bdh").outcome()  # the whole text (5590 tokens, about 8 s): five occurrences of 'Rabbit'
     f = out.figures
-    assert f["occurrences"] == 5 and f["concept_consistency"] >= 0.8, out.text()
+    # the concept synapse is reported with its untrained control (a negative result, tests/test_seed_bdh.py)
+    assert f["occurrences"] == 5 and 0 < f["concept_consistency_untrained"] <= 1, out.text()
     assert f["sparsity"] < 0.10, out.text()
     assert f["loss_held_out"] < f["loss_unigram"] - 0.4, out.text()
     untrained = get("bdh").build()
