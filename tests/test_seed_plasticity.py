@@ -211,11 +211,15 @@ def test_hlop_with_a_subspace_smaller_than_the_task_rank_forgets_far_less_over_f
 
 # -- SynapticDampening ---------------------------------------------------------------------------
 
-def test_ssd_forget_class_accuracy_drops_while_the_others_stay():
-    rng = np.random.default_rng(0)
-    K, per, n_in, forget = 4, 10, 40, 2
+def ssd_run(seed, K=20, alpha=10.0, per=30):
+    """A ridge readout of K classes (class c: its own 10 of 10 K inputs on with p = 0.8, every
+    input noisy with p = 0.1), then SSD at the paper's alpha = 10, lambda = 1 on class
+    ``seed % K``. Returns per-class test accuracy before, after SSD, and after the control: the
+    same dampening factors applied to randomly chosen synapses."""
+    rng = np.random.default_rng(seed)
+    n_in, forget = 10 * K, seed % K
 
-    def sample(c, m):  # class c: its own 10 inputs active with p = 0.8, all inputs noisy (p = 0.1)
+    def sample(c, m):
         X = (rng.random((m, n_in)) < 0.1).astype(float)
         X[:, 10 * c: 10 * c + 10] = rng.random((m, 10)) < 0.8
         return X
@@ -224,23 +228,23 @@ def test_ssd_forget_class_accuracy_drops_while_the_others_stay():
     ytr = np.repeat(np.arange(K), per)
     Xte = np.concatenate([sample(c, 50) for c in range(K)])
     yte = np.repeat(np.arange(K), 50)
-    W = np.linalg.solve(Xtr.T @ Xtr + 0.1 * np.eye(n_in), Xtr.T @ np.eye(K)[ytr])  # a trained linear readout
+    W = np.linalg.solve(Xtr.T @ Xtr + 3.0 * np.eye(n_in), Xtr.T @ np.eye(K)[ytr])  # a trained linear readout
     c = Circuit()
     c.add("all", "PatternInput", n=n_in, patterns=Xtr.tolist())
     c.add("forget", "PatternInput", n=n_in, patterns=Xtr[ytr == forget].tolist(), scale=0.0)
     c.add("syn", "Projection", connectivity="edges",
           edges=[[i, j, float(W[i, j])] for i in range(n_in) for j in range(K)])
     c.add("sink", "LIFPopulation", n=K, R=0.0)
-    c.add("ssd", "SynapticDampening", alpha=2.0, lambda_=1.0)
+    c.add("ssd", "SynapticDampening", alpha=alpha, lambda_=1.0)
     wire(c, ("all.spikes", "syn.spikes"), ("forget.spikes", "syn.spikes"), ("syn.current", "sink.current"),
          ("ssd.rule", "syn.plasticity"))
-    sim = compile(c, dt=1.0, record="none", variants={"ssd.alpha": [2.0, 1e9]})  # with / without selection
+    sim = compile(c, dt=1.0, record="none", dtype=torch.float64)
 
-    def accuracy(row):
-        pred = (Xte @ sim.weights("syn", row).numpy()).argmax(1)
+    def accuracy(w):
+        pred = (Xte @ w).argmax(1)
         return np.array([100.0 * (pred[yte == k] == k).mean() for k in range(K)])
 
-    before = accuracy(0)
+    w0 = sim.weights("syn", 0).numpy().copy()
     sim.set_param("ssd", "phase", 1.0)  # importance over the whole training set
     sim.step(len(Xtr))
     sim.set_param("ssd", "phase", 2.0)  # importance over the forget set
@@ -249,10 +253,32 @@ def test_ssd_forget_class_accuracy_drops_while_the_others_stay():
     sim.step(per)
     sim.set_param("ssd", "phase", 3.0)  # dampen once
     sim.step(5)
-    after, untouched = accuracy(0), accuracy(1)
-    others = [k for k in range(K) if k != forget]
-    assert before.min() > 90
-    assert before[forget] - after[forget] > 30  # the forget class is unlearned
-    assert np.abs(after[others] - before[others]).max() <= 5  # the others stay within a few points
-    assert np.array_equal(untouched, before)  # nothing selected: nothing changes
-    assert float(sim.get_state("ssd", "dampened")[0]) > 0 and float(sim.get_state("ssd", "dampened")[1]) == 0
+    w1 = sim.weights("syn", 0).numpy()
+    factors = np.divide(w1, w0, out=np.ones_like(w0), where=w0 != 0).ravel()
+    control = (w0.ravel() * rng.permutation(factors)).reshape(w0.shape)
+    return accuracy(w0), accuracy(w1), accuracy(control), forget, int(sim.get_state("ssd", "dampened")[0])
+
+
+@pytest.mark.slow
+def test_ssd_at_the_papers_alpha_unlearns_the_forget_class_and_random_dampening_does_not():
+    """alpha = 10 as in the paper. Importance is a mean over data, so I_f / I_D is at most the
+    number of classes: with 4 classes alpha = 10 selects nothing, hence 20 classes here.
+    Measured (seeds 0-4): forget-class accuracy falls by 100.0 +- 0.0 points, other classes
+    move 0.0 +- 0.0; the same factors on random synapses: 0.8 +- 1.1 and 0.5 +- 0.3."""
+    drop, moved, ctrl_drop = [], [], []
+    for seed in range(5):
+        before, after, control, forget, dampened = ssd_run(seed)
+        others = np.arange(len(before)) != forget
+        assert before.mean() > 95 and dampened > 0
+        drop.append(before[forget] - after[forget])
+        moved.append(np.abs(after[others] - before[others]).mean())
+        ctrl_drop.append(before[forget] - control[forget])
+    drop, ctrl_drop = np.array(drop), np.array(ctrl_drop)
+    assert (drop > ctrl_drop + 30).sum() >= 4, (drop, ctrl_drop)
+    assert drop.mean() - ctrl_drop.mean() > 3 * np.sqrt((drop.var(ddof=1) + ctrl_drop.var(ddof=1)) / 2)
+    assert max(moved) <= 3, moved  # the others stay within a few points
+
+
+def test_ssd_with_four_classes_selects_nothing_at_alpha_10_and_nothing_changes():
+    before, after, _, _, dampened = ssd_run(0, K=4)
+    assert dampened == 0 and np.array_equal(before, after)
