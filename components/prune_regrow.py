@@ -18,6 +18,9 @@ class PruneRegrow(Block):
     ``random`` or by the largest pre/post ``coactivity`` (a local, Hebbian stand-in for
     GraNet's gradient criterion; needs ``post`` wired), with weight ``regrow_weight``
     (GraNet: zero). The number of active synapses is therefore exactly constant.
+    Honestly named: fixed sparsity with random regrowth is SET (Mocanu et al. 2018), not
+    GraNet, which prunes gradually from dense toward a target sparsity and regrows by gradient
+    magnitude; neither is implemented here yet.
     """
 
     category = "plasticity"
