@@ -111,6 +111,13 @@ def test_worm_activity_spreads_from_sensory_neurons_only_through_the_wiring():
     assert f["first_spike_0hops_ms"] < f["first_spike_1hops_ms"]
 
 
+def test_worm_demo_stops_driving_at_its_designed_length_and_falls_silent():
+    sim = get("worm").compile(record=["worm.spikes"])
+    sim.run(2.5)
+    t, _ = sim.spikes("worm")
+    assert (t < 2000).sum() > 0 and (t > 2010).sum() == 0  # the app keeps running; nothing fires after the touch
+
+
 def test_delays_make_detectors_direction_selective_and_equal_delays_do_not():
     out = get("motion").outcome(2.0)
     f = out.figures
