@@ -9,7 +9,6 @@ from .base import Demo, Outcome
 
 T_PRESENT = 50.0  # ms per digit
 N_TRAIN, N_TEST = 600, 300  # readout: fitted on the first 600 digits, scored on the next 300
-W_LIQ = 1 / 6
 
 
 def build() -> Circuit:
@@ -19,8 +18,9 @@ def build() -> Circuit:
     c.add("in_liq", "Projection", p=0.2, weight=30.0, tau_syn=2.0, position=(220, 150))
     c.add("liquid", "LIFPopulation", n=200, v_init="uniform", position=(450, 150))
     c.add("rec", "Projection", p=0.05, weight=12.0, tau_syn=2.0, autapses=False, position=(450, 380))
-    c.add("stdp", "STDP", A_plus=0.1, A_minus=0.05, w_min=0.0, w_max=12.0, position=(700, 380))
-    c.add("astro", "Astrocyte", w_in=1.0, w_liq=W_LIQ, tau_a=100.0, gain=4.0, position=(220, 380))
+    c.add("stdp", "STDP", A_plus=0.05, A_minus=0.05, w_min=0.0, w_max=12.0, modulated="depression",
+          position=(700, 380))
+    c.add("astro", "Astrocyte", position=(220, 380))  # defaults: the reference's rule, no per-network tuning
     c.add("readout", "Readout", t_present=T_PRESENT, n_train=N_TRAIN, lam=30.0, position=(700, 150))
     for a, b in [("digits.spikes", "in_liq.spikes"), ("in_liq.current", "liquid.current"),
                  ("liquid.spikes", "rec.spikes"), ("rec.current", "liquid.current"),
@@ -32,9 +32,9 @@ def build() -> Circuit:
     return c
 
 
-# Row 0: the astrocyte steers STDP. Row 1, "without": the astrocyte ignores all activity and
-# relaxes to bias * gain = 1, so the STDP runs at its plain, unmodulated rate.
-VARIANTS = {"astro.w_in": [1.0, 0.0], "astro.w_liq": [W_LIQ, 0.0], "astro.bias": [0.0, 0.25]}
+# Row 0: the astrocyte sets the STDP depression rate. Row 1, "without": the astrocyte ignores all
+# activity and stays at bias = 1, so the same STDP runs at its plain rates from the same start.
+VARIANTS = {"astro.w_in": [0.02, 0.0], "astro.w_liq": [0.02, 0.0]}
 
 
 def live(sim) -> dict[str, list[float]]:
