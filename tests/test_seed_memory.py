@@ -152,3 +152,23 @@ def test_titans_forgetting_gate_at_one_forgets_everything():
     forgetful, learning = over_seeds(alpha=1.0, eta=0.0), over_seeds(eta=0.0)
     assert (forgetful[:, 0] > 0.8).all(), forgetful  # about as bad on seen keys as on unseen ones
     assert clearly_below(learning[:, 0], forgetful[:, 0])
+
+
+def kanerva_trials(n_patterns, noise=0.1, trials=60, **params):
+    c = Circuit()
+    c.add("cue", "PatternCue", n=256, n_patterns=n_patterns, kind="bipolar", seed=7, noise=noise)
+    c.add("mem", "KanervaSDM", n=256, n_patterns=n_patterns, seed=7, **params)
+    c.connect("cue.cue", "mem.cue")
+    sim = compile(c, dt=1.0, dtype=torch.float64, record="none")
+    clean, got = run_trials(sim, trials, 1, "recalled")
+    return float((clean == got).all(dim=1).double().mean()), sim
+
+
+def test_kanerva_sdm_iterated_reading_restores_words_below_capacity_and_fails_above():
+    """2,000 hard locations, radius 111 (about 2% activated), 10% of the bits of each cue flipped."""
+    exact, sim = kanerva_trials(25)
+    assert exact == 1.0
+    assert 20 < float(sim.get_state("mem", "active")[0, 0]) < 80
+    assert kanerva_trials(25, iterations=1)[0] < 0.9  # one read leaves errors: iterating converges
+    assert kanerva_trials(200)[0] < 0.1  # far above capacity (0.1 m words): no exact recall
+    assert kanerva_trials(25, radius=60)[0] == 0.0  # mechanism off: no location is ever activated
