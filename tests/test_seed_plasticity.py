@@ -94,6 +94,34 @@ def test_prune_removes_the_smallest_magnitudes_and_regrows_at_zero():
     assert float(sim.get_state("syn", "w")[0][grown].abs().max()) == 0.0
 
 
+def test_granet_prunes_gradually_on_the_cubic_schedule_and_regrows_by_gradient():
+    """GraNet: dense at the start, 80% sparse at t_prune = 200 ms on the cubic schedule, each
+    event also rewiring 10% of the active synapses to the largest accumulated |gradient|."""
+    rng = np.random.default_rng(0)
+    c = prune_circuit(stdp=False, initial_sparsity=0.0, t_prune=200.0, prune_fraction=0.1, regrow="gradient")
+    c.add("teach", "PatternInput", n=1, patterns=[[0.0]] * 4, targets=rng.normal(size=(4, 20)).tolist(), n_targets=20)
+    wire(c, ("teach.target", "pr.teacher"))
+    sim = compile(c, dt=1.0, record="none")
+    pr = c.block("pr")
+    counts = []
+    sim.step(10)  # steps 0-9; an event comes at every step that is a multiple of 10
+    for event in range(1, 31):
+        grad = sim.get_state("pr", "coactivity")[0].clone()
+        before = sim.get_state("pr", "mask")[0].clone()
+        sim.step(1)  # the event at 10 * event ms
+        mask = sim.get_state("pr", "mask")[0]
+        counts.append(int(mask.sum()))
+        assert counts[-1] == pr.scheduled_active(600, 10.0 * event)
+        grown = mask & ~before
+        if event > 20:  # after the schedule: pure rewiring, regrowth at the largest |gradient|
+            assert int(grown.sum()) == 12
+            threshold = torch.topk(grad[~before], 12).values.min()
+            assert float(grad[grown].min()) >= float(threshold)
+        sim.step(9)
+    assert counts[0] > 500 and counts[-1] == 120  # from nearly dense to the target
+    assert all(a >= b for a, b in zip(counts, counts[1:]))  # sparsity only grows
+
+
 # -- GainControl ---------------------------------------------------------------------------------
 
 class _Tuned(Block):
