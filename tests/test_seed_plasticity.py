@@ -237,6 +237,39 @@ def test_hlop_with_a_subspace_smaller_than_the_task_rank_forgets_far_less_over_f
     assert (task_b > 85).all(), task_b  # task B is learned either way
 
 
+def test_hlop_adds_lateral_neurons_per_task_frozen_old_ones_and_new_ones_on_the_residual():
+    from workbench.demos.continual import tasks
+
+    XA, la, XB, lb = tasks(0)
+    c = Circuit()
+    c.add("taskA", "PatternInput", n=30, patterns=XA.tolist(), targets=np.eye(4)[la].tolist(), n_targets=4,
+          order="random")
+    c.add("taskB", "PatternInput", n=30, patterns=XB.tolist(), targets=np.eye(4)[lb].tolist(), n_targets=4,
+          scale=0.0, order="random")
+    c.add("syn", "Projection", connectivity="all_to_all", weight=0.0)
+    c.add("sink", "LIFPopulation", n=4, R=0.0)
+    c.add("hlop", "OrthogonalProjection", n_subspace=4, max_tasks=2, eta=0.0, eta_h=0.02, learn_subspace=1.0)
+    wire(c, ("taskA.spikes", "syn.spikes"), ("taskB.spikes", "syn.spikes"), ("syn.current", "sink.current"),
+         ("hlop.rule", "syn.plasticity"), ("taskA.target", "hlop.teacher"), ("taskB.target", "hlop.teacher"))
+    sim = compile(c, dt=1.0, record="none")
+    sim.step(3000)  # consolidate task A: group 1 (rows 0-3) learns A's top-4 subspace
+    H = sim.get_state("hlop", "H")[0].clone()
+    assert float(H[4:].abs().max()) == 0.0  # group 2 has not joined yet
+    top = np.linalg.svd(XA, full_matrices=False)[2][:2]
+    basis = np.linalg.qr(H[:4].numpy().T)[0]
+    assert np.linalg.norm(top - top @ basis @ basis.T) < 0.2 * np.linalg.norm(top)
+    sim.set_param("hlop", "learn_subspace", 0.0)
+    sim.set_param("taskA", "scale", 0.0)
+    sim.set_param("taskB", "scale", 1.0)
+    sim.step(10)
+    sim.set_param("hlop", "learn_subspace", 1.0)  # consolidate task B: group 2 joins
+    sim.step(3000)
+    H2 = sim.get_state("hlop", "H")[0]
+    assert torch.equal(H2[:4], H[:4])  # the first task's neurons are frozen
+    assert float(H2[4:].norm(dim=1).min()) > 0.5  # the new ones learned...
+    assert float((H2[4:] @ H2[:4].T).abs().max()) < 0.1  # ...directions the old ones do not span
+
+
 # -- SynapticDampening ---------------------------------------------------------------------------
 
 def ssd_run(seed, K=20, alpha=10.0, per=30):
