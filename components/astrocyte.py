@@ -7,7 +7,9 @@ from .base import Block, Port, Probe, exp_decay
 
 class Astrocyte(Block):
     """A global astrocyte that sets the depression rate of the liquid's STDP from the balance of
-    liquid and input activity, so the liquid self-organises toward the edge of chaos.
+    liquid and input activity (the paper's route to the edge of chaos; what it does here, over
+    seeds and liquid sizes, is in docs/claims.md: it depresses an over-active liquid, but the
+    branching factor is no clean evidence of criticality).
 
     Seed paper: "Increasing Liquid State Machine Performance with Edge-of-Chaos Dynamics
     Organized by Astrocyte-modulated Plasticity" (NALSM, Ivanov & Michmizos 2021); as in its
