@@ -9,9 +9,11 @@ from .lif_population import LIFPopulation
 class AdaptiveLIF(LIFPopulation):
     """LIF neurons whose threshold adapts to their own firing and homeostatically to a target rate.
 
-    Seed paper: "Need is All You Need: Homeostatic Neural Networks Adapt to Concept Shift"
-    (Man, Damasio, Neven 2022), whose neurons regulate their own operating point. Variant
-    implemented (the catalogue's): the membrane is the exact LIF update of ``LIFPopulation``;
+    Not from a seed paper: this is the generic adaptive-threshold LIF (spike-triggered threshold
+    adaptation as in the ALIF neurons of Bellec et al. 2018, a homeostatic threshold as in Diehl
+    & Cook 2015). "Need is All You Need" (Man, Damasio, Neven 2022), cited here before, modulates
+    *learning* from classification outcomes under concept shift, not thresholds, so it is not
+    this block's source. Implemented: the membrane is the exact LIF update of ``LIFPopulation``;
     the threshold is ``v_th + theta + h`` where
       - ``theta <- theta e^(-dt/tau_theta) + d_theta * spike`` (fast spike-triggered adaptation,
         relaxing to 0, i.e. the threshold relaxes to ``v_th``),

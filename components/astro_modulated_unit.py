@@ -9,8 +9,10 @@ class AstroModulatedUnit(Block):
     """Tripartite synapses: each astrocyte domain integrates its presynaptic activity into calcium,
     and calcium multiplies the efficacy of the domain's synapses.
 
-    Seed paper: "Astrocyte-Enabled Advancements in Spiking Neural Networks for Large Language
-    Modeling" (AM-SU / AstroSNN). Variant implemented (the catalogue's weight form): the
+    Inspired by "Astrocyte-Enabled Advancements in Spiking Neural Networks for Large Language
+    Modeling" (AM-SU / AstroSNN), but not checked against it: we found no public reference code
+    and the block's equations are not taken from the paper. It is a generic tripartite-synapse
+    calcium gain (the catalogue's weight form), not a reproduction of AM-SU. Implemented: the
     presynaptic neurons of the projection this rule is wired to are split into ``n_domains``
     contiguous astrocyte domains; per domain
     ``ca <- ca e^(-dt/tau_ca) + alpha * pre_activity`` with ``pre_activity`` the fraction of the

@@ -6,18 +6,23 @@ from .base import Block, Port, Probe, exp_decay
 
 
 class Astrocyte(Block):
-    """A global astrocyte integrating input and liquid activity; its output scales (and can
-    sign-flip) the liquid's STDP, so the liquid self-organises near a critical branching factor.
+    """A global astrocyte that sets the depression rate of the liquid's STDP from the balance of
+    liquid and input activity (the paper's route to the edge of chaos; what it does here, over
+    seeds and liquid sizes, is in docs/claims.md: it depresses an over-active liquid, but the
+    branching factor is no clean evidence of criticality).
 
     Seed paper: "Increasing Liquid State Machine Performance with Edge-of-Chaos Dynamics
-    Organized by Astrocyte-modulated Plasticity" (NALSM, Ivanov & Michmizos 2021). Astrocyte
-    (the paper's leaky integrator of total spike counts, signs as in the catalogue):
-    ``a <- a + dt/tau_a (-a + w_in sum(input spikes) - w_liq sum(liquid spikes) + bias)``;
-    ``modulation = a``. Wire ``modulation`` to STDP's ``modulation`` input: with
-    ``A_plus > A_minus`` the liquid's synapses drift up while the liquid is quiet relative to
-    its input (a > 0) and down while it is too active (a < 0). (In the paper the astrocyte sets
-    the depression rate of a fixed-potentiation STDP; scaling both rates is this workbench's
-    STDP modulation and has the same fixed point, ``w_liq sum(liquid) = w_in sum(input) + bias``.)
+    Organized by Astrocyte-modulated Plasticity" (NALSM, Ivanov & Michmizos 2021); as in its
+    reference code (combra-lab/NALSM, NALSM_ASTRO.py and NALSM_STDP.py): one leaky integrator of
+    the total spike counts,
+    ``a <- a + dt/tau_a (-a + w_liq sum(liquid spikes) - w_in sum(input spikes) + bias)``,
+    whose output ``modulation = gain * a`` is the factor on the STDP *depression* rate; the
+    potentiation rate stays fixed. Wire ``modulation`` to an STDP with ``modulated =
+    "depression"``: a liquid more active than its input depresses its synapses harder, a quieter
+    one less (a negative ``a`` turns depression into potentiation, as in the reference, which
+    does not clip it). The reference uses one weight for both counts (``w_in = w_liq``) and a
+    bias near the initial rate; at ``bias = 1`` and balanced activity the STDP runs at its plain
+    rates.
 
     Branching factor (probe ``branching``, as in the paper's analysis): wire the optional
     ``liquid`` output to the liquid's recurrent Projection (``plasticity`` input; it changes no
@@ -31,9 +36,9 @@ class Astrocyte(Block):
     category = "astrocytes"
     n = param.Integer(1, bounds=(1, 1), doc="one global astrocyte per liquid")
     tau_a = param.Number(100.0, bounds=(0.01, None), doc="astrocyte time constant (ms)")
-    w_in = param.Number(1.0, doc="weight of the input activity")
-    w_liq = param.Number(0.25, doc="weight of the liquid activity")
-    bias = param.Number(0.0, doc="constant drive of the astrocyte")
+    w_in = param.Number(0.02, doc="weight of the input activity (spikes per step; lowers the depression)")
+    w_liq = param.Number(0.02, doc="weight of the liquid activity (spikes per step; raises the depression)")
+    bias = param.Number(1.0, doc="constant drive: the depression factor at balanced activity")
     gain = param.Number(1.0, doc="modulation = gain * a")
     bf_window = param.Number(4.0, bounds=(0.0, None), doc="branching factor window (ms)")
     tau_bf = param.Number(500.0, bounds=(0.01, None), doc="branching factor running mean time constant (ms)")
@@ -44,7 +49,7 @@ class Astrocyte(Block):
         "liquid_activity": Port("spikes", size=None, required=True, doc="spikes of the liquid"),
     }
     outputs = {
-        "modulation": Port("modulation", doc="STDP learning-rate factor (wire to STDP.modulation)"),
+        "modulation": Port("modulation", doc="STDP depression-rate factor (wire to STDP.modulation, modulated='depression')"),
         "liquid": Port("plasticity", size=None, doc="optional: wire to the liquid's recurrent Projection to "
                                                     "measure the branching factor along its synapses"),
     }
@@ -65,7 +70,7 @@ class Astrocyte(Block):
     def init_state(self, ctx, p):
         W = max(1, int(round(self.bf_window / ctx.dt)))
         n = ctx.sizes["liquid_activity"]
-        return {"a": ctx.zeros(ctx.batch, 1), "bf": ctx.zeros(ctx.batch, 1), "bf_now": ctx.zeros(ctx.batch, 1),
+        return {"a": ctx.zeros(ctx.batch, 1) + p.bias, "bf": ctx.zeros(ctx.batch, 1), "bf_now": ctx.zeros(ctx.batch, 1),
                 "history": ctx.zeros(2 * W + 1, ctx.batch, n), "seen": torch.zeros(ctx.batch, 1, dtype=torch.bool)}
 
     def _branching(self, ctx, p, state, syn, spikes):
@@ -92,9 +97,9 @@ class Astrocyte(Block):
 
     def step(self, ctx, p, state, inputs):
         liquid = inputs["liquid_activity"]
-        drive = -p.w_liq * liquid.sum(1, keepdim=True) + p.bias
+        drive = p.w_liq * liquid.sum(1, keepdim=True) + p.bias
         if "input_activity" in inputs:
-            drive = drive + p.w_in * inputs["input_activity"].sum(1, keepdim=True)
+            drive = drive - p.w_in * inputs["input_activity"].sum(1, keepdim=True)
         a = state["a"] = state["a"] + (ctx.dt / p.tau_a) * (drive - state["a"])
         if "target" in inputs:
             self._branching(ctx, p, state, inputs["target"]["synapses"], liquid)

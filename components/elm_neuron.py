@@ -19,7 +19,7 @@ def init_params(n: int, n_in: int, n_memory: int, n_hidden: int, tau_min: float,
     d = n_in + n_memory
     taus = torch.exp(torch.linspace(math.log(tau_min), math.log(tau_max), n_memory)).expand(n, n_memory)
     return {
-        "w_s": torch.ones(n, n_in),
+        "w_s": torch.full((n, n_in), 0.5),
         "log_tau_m": taus.log().clone(),
         "W1": torch.randn(n, n_hidden, d, generator=g) / math.sqrt(d),
         "b1": torch.zeros(n, n_hidden),
@@ -29,19 +29,19 @@ def init_params(n: int, n_in: int, n_memory: int, n_hidden: int, tau_min: float,
     }
 
 
-def elm_step(prm: dict, decay_s, s, m, x, dt: float):
+def elm_step(prm: dict, decay_s, s, m, x, dt: float, lam: float = 5.0):
     """One step of n ELM neurons for a batch. s: (B, n, n_in) synaptic traces, m: (B, n, M)
     memory, x: (B, n_in) input. Returns new s, m and the output y (B, n)."""
-    s = decay_s * s + prm["w_s"] * x[:, None, :]
+    s = decay_s * s + torch.relu(prm["w_s"]) * x[:, None, :]
     k = torch.exp(-dt / torch.exp(prm["log_tau_m"]))  # (n, M) memory decay per step
-    hidden = torch.relu(torch.einsum("nhd,bnd->bnh", prm["W1"], torch.cat([s, m], -1)) + prm["b1"])
+    hidden = torch.relu(torch.einsum("nhd,bnd->bnh", prm["W1"], torch.cat([s, k * m], -1)) + prm["b1"])
     dm = torch.tanh(torch.einsum("nmh,bnh->bnm", prm["W2"], hidden))
-    m = k * m + (1 - k) * dm
+    m = k * m + lam * (1 - k) * dm
     y = (prm["Wy"] * m).sum(-1) + prm["by"]
     return s, m, y
 
 
-def elm_run(prm: dict, xs: torch.Tensor, tau_s: float, dt: float) -> torch.Tensor:
+def elm_run(prm: dict, xs: torch.Tensor, tau_s: float, dt: float, lam: float = 5.0) -> torch.Tensor:
     """Outputs (B, T, n) of the ELM neurons for input sequences xs (B, T, n_in), from rest."""
     B, T, n_in = xs.shape
     n, M = prm["log_tau_m"].shape
@@ -49,7 +49,7 @@ def elm_run(prm: dict, xs: torch.Tensor, tau_s: float, dt: float) -> torch.Tenso
     decay_s = math.exp(-dt / tau_s)
     ys = []
     for t in range(T):
-        s, m, y = elm_step(prm, decay_s, s, m, xs[:, t], dt)
+        s, m, y = elm_step(prm, decay_s, s, m, xs[:, t], dt, lam)
         ys.append(y)
     return torch.stack(ys, 1)
 
@@ -60,12 +60,14 @@ class ELMNeuron(Block):
 
     Seed paper: "The Expressive Leaky Memory Neuron: an Efficient and Expressive
     Phenomenological Neuron Model Can Solve Long-Horizon Tasks" (Spieler et al., ICLR 2024).
-    Variant implemented (per neuron, all in discrete time ``dt``):
-      ``s <- s e^(-dt/tau_s) + w_s * x`` (synaptic traces, one per input),
-      ``dm = tanh(W2 relu(W1 [s, m] + b1))``, ``m <- k m + (1 - k) dm`` with ``k = e^(-dt/tau_m)``,
-      ``y = Wy . m + by``;
-    the M timescales ``tau_m`` start log-uniform in [tau_min, tau_max] and are trained with the
-    rest (as log tau). ``tau_s`` is shared and fixed. Train with ``fit`` (torch autograd, Adam)
+    As its reference code (AaronSpieler/elmneuron), per neuron, in discrete time ``dt``:
+      ``s <- s e^(-dt/tau_s) + relu(w_s) * x`` (synaptic traces, one per input, w_s from 0.5),
+      ``dm = tanh(W2 relu(W1 [s, k m] + b1))`` (the MLP sees the decayed memory ``k m``),
+      ``m <- k m + lambda (1 - k) dm`` with ``k = e^(-dt/tau_m)`` and the scale ``lambda_value``,
+      ``y = Wy . m + by``.
+    Differences: one MLP layer per neuron with ``n_hidden`` units, plain tanh, no synapse
+    routing onto branches; the M timescales ``tau_m`` start log-uniform in [tau_min, tau_max]
+    and, unlike the reference default, are trained with the rest (as log tau, unbounded). ``tau_s`` is shared and fixed. Train with ``fit`` (torch autograd, Adam)
     on input/target sequences; the trained parameters are stored in ``weights`` (plain lists, so
     a circuit file keeps them) and used by the simulator. Inputs come as values (``x``) and/or
     spikes (``spikes``), which add.
@@ -78,6 +80,7 @@ class ELMNeuron(Block):
     tau_s = param.Number(5.0, bounds=(0.01, None), doc="synaptic trace time constant (ms)")
     tau_min = param.Number(1.0, bounds=(0.01, None), doc="shortest initial memory timescale (ms)")
     tau_max = param.Number(1000.0, bounds=(0.01, None), doc="longest initial memory timescale (ms)")
+    lambda_value = param.Number(5.0, bounds=(0.0, None), doc="scale of the memory update (the reference's lambda)")
     seed = param.Integer(0, doc="seed of the initial parameters")
     weights = param.Dict(default={}, doc="trained parameters (set by fit); empty: the seeded initial ones")
     structural = ("tau_s", "tau_min", "tau_max")
@@ -111,7 +114,7 @@ class ELMNeuron(Block):
         losses = []
         for _ in range(iterations):
             opt.zero_grad()
-            err = (elm_run(prm, xs, self.tau_s, dt) - ys)[mask]
+            err = (elm_run(prm, xs, self.tau_s, dt, self.lambda_value) - ys)[mask]
             loss = (err ** 2).mean()
             loss.backward()
             opt.step()
@@ -123,7 +126,7 @@ class ELMNeuron(Block):
         """Outputs (B, T, n) for input sequences (B, T, n_in) with the current parameters."""
         xs = torch.as_tensor(xs, dtype=torch.float32)
         with torch.no_grad():
-            return elm_run(self.parameters_for(xs.shape[-1]), xs, self.tau_s, dt)
+            return elm_run(self.parameters_for(xs.shape[-1]), xs, self.tau_s, dt, self.lambda_value)
 
     # -- simulation -----------------------------------------------------------------------------
     def check(self, ctx):
@@ -150,6 +153,6 @@ class ELMNeuron(Block):
         if "spikes" in inputs:
             x = inputs["spikes"] if x is None else x + inputs["spikes"]
         state["s"], state["m"], y = elm_step(state["params"], math.exp(-ctx.dt / self.tau_s), state["s"], state["m"],
-                                             x, ctx.dt)
+                                             x, ctx.dt, self.lambda_value)
         state["y"] = y
         return {"y": y}

@@ -18,6 +18,8 @@ class GainControl(Block):
     stimulus turn down, the rest keep gain 1, so responses to the adapter fall while other
     stimuli keep their ranking. Propagated through a recurrent circuit the per-neuron gain
     changes produce the population effects the paper describes. ``eta_g = 0`` freezes gains.
+    Honestly named: this is generic homeostatic gain control (capped at 1, it can only fall),
+    not the gains the paper derives from its efficient-coding objective.
     """
 
     category = "plasticity"

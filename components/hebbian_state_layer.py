@@ -20,10 +20,12 @@ def _ln(x):
 
 def init_weights(vocab: int, n: int, d: int, seed: int) -> dict[str, torch.Tensor]:
     """Gaussian (std 0.02) weights as in the reference code: embedding (vocab, d), encoders
-    E, E_v (d, n), decoder D (n, d), language-model head (d, vocab)."""
+    E, E_v (d, n), decoder D (n, d), language-model head (d, vocab). Float64, so that training
+    and the analyses below give the same result on every CPU path (float32 sums in a different
+    SIMD order flipped which synapse won on AVX-512 vs AVX2 machines)."""
     g = torch.Generator().manual_seed(seed)
     shapes = {"emb": (vocab, d), "enc": (d, n), "enc_v": (d, n), "dec": (n, d), "head": (d, vocab)}
-    return {k: torch.randn(*s, generator=g, dtype=torch.float32) * 0.02 for k, s in shapes.items()}
+    return {k: torch.randn(*s, generator=g, dtype=torch.float64) * 0.02 for k, s in shapes.items()}
 
 
 def bdh_parallel(w: dict, tokens: torch.Tensor, lam: float, n_layer: int):
@@ -34,9 +36,9 @@ def bdh_parallel(w: dict, tokens: torch.Tensor, lam: float, n_layer: int):
     ``a_t = sum_{s<t} lam^(t-1-s) (x_t . x_s) v_s`` equals reading the Hebbian state
     ``rho_t = sum_{s<t} lam^(t-1-s) x_s v_s^T`` of the recurrent form (``step``)."""
     T = tokens.shape[1]
-    t = torch.arange(T, dtype=torch.float32)
+    t = torch.arange(T, dtype=w["emb"].dtype)
     gap = t[:, None] - t[None, :] - 1
-    mask = torch.where(gap >= 0, lam ** gap.clamp_min(0), torch.zeros(()))
+    mask = torch.where(gap >= 0, lam ** gap.clamp_min(0), torch.zeros((), dtype=t.dtype))
     x = _ln(w["emb"][tokens])
     for _ in range(n_layer):
         xs = F.relu(x @ w["enc"])
@@ -47,15 +49,18 @@ def bdh_parallel(w: dict, tokens: torch.Tensor, lam: float, n_layer: int):
 
 
 def train_bdh(n=256, d=32, n_layer=2, lam=0.97, steps=200, seq=64, batch=16, lr=3e-3, l1=0.2, seed=0,
-              text=DEFAULT_TEXT, holdout=0.1, vocab=256) -> dict[str, torch.Tensor]:
+              text=DEFAULT_TEXT, holdout=0.1, vocab=256, shuffle=False) -> dict[str, torch.Tensor]:
     """Train the tiny model on the first ``1 - holdout`` of a shipped text (next-byte
-    prediction, Adam). ``l1`` adds an activity penalty on the sparse activations. Cached by
-    configuration, so a compile after the first is instant."""
-    key = (n, d, n_layer, lam, steps, seq, batch, lr, l1, seed, text, holdout, vocab)
+    prediction, Adam, float64). ``l1`` adds an activity penalty on the sparse activations.
+    ``shuffle`` trains on a random permutation of the same bytes instead (a control: the same
+    byte statistics, no words). Cached by configuration, so a compile after the first is instant."""
+    key = (n, d, n_layer, lam, steps, seq, batch, lr, l1, seed, text, holdout, vocab, shuffle)
     if key in _TRAINED:
         return _TRAINED[key]
     tokens = load_tokens(text)
     train = tokens[: int(len(tokens) * (1 - holdout))]
+    if shuffle:
+        train = train[torch.randperm(len(train), generator=torch.Generator().manual_seed(seed + 2))]
     w = {k: v.requires_grad_() for k, v in init_weights(vocab, n, d, seed).items()}
     opt = torch.optim.Adam(w.values(), lr=lr)
     g = torch.Generator().manual_seed(seed + 1)
@@ -147,3 +152,37 @@ class HebbianStateLayer(Block):
         if "next" in inputs:
             state["loss"] = -(torch.log_softmax(logits, 1) * inputs["next"]).sum(1, keepdim=True)
         return {"logits": logits, "activity": xs}
+
+
+def bdh_recurrent(w: dict, tokens: torch.Tensor, lam: float, n_layer: int):
+    """The recurrent form (as ``HebbianStateLayer.step``) over one sequence, in the weights'
+    dtype: per token the last layer's sparse activations x_s (T, n) and its input x (T, d),
+    whose outer products build that layer's synaptic state."""
+    rho = torch.zeros(n_layer, w["enc"].shape[1], w["enc"].shape[0], dtype=w["enc"].dtype)
+    xs_all, x_all = [], []
+    with torch.no_grad():
+        for tok in tokens.tolist():
+            x = _ln(w["emb"][tok])
+            for layer in range(n_layer):
+                xs = F.relu(x @ w["enc"])
+                a = _ln(xs @ rho[layer])
+                ys = F.relu(a @ w["enc_v"])
+                rho[layer] = lam * rho[layer] + xs[:, None] * x[None, :]
+                x_in, x = x, _ln(x + _ln((xs * ys) @ w["dec"]))
+            xs_all.append(xs)
+            x_all.append(x_in)
+    return torch.stack(xs_all), torch.stack(x_all)
+
+
+def concept_synapses(xs: torch.Tensor, x: torch.Tensor, starts: list[int], length: int, lam: float) -> list[tuple[int, int]]:
+    """Per occurrence of a word (start indices, ``length`` tokens), the synapse (neuron, input
+    dimension) of the last layer's state that the word strengthened most: the argmax of
+    ``sum_k lam^(length-1-k) x_s[t+k]^T x[t+k]`` (the state's change beyond its decay)."""
+    tops = []
+    for t in starts:
+        k = torch.arange(length, dtype=xs.dtype)
+        weights = lam ** (length - 1 - k)
+        change = torch.einsum("k,kn,kd->nd", weights, xs[t: t + length], x[t: t + length])
+        flat = int(change.argmax())
+        tops.append((flat // change.shape[1], flat % change.shape[1]))
+    return tops

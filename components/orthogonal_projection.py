@@ -23,8 +23,13 @@ class OrthogonalProjection(Block):
         trace ``x_p = x - project * H^T H x``: with ``project`` = 1 the update cannot change
         the outputs for inputs in the consolidated subspace (no forgetting), with 0 it is the
         plain rule.
-    The paper keeps adding lateral neurons per task; here ``n_subspace`` is fixed and should be
-    at least the dimension of all activity to protect.
+    Lateral neurons per task, as in the paper: with ``max_tasks`` > 1, each consolidation (each
+    time ``learn_subspace`` switches on) adds ``n_subspace`` new lateral neurons, up to
+    ``max_tasks`` groups; the new ones learn (Oja subspace rule) on the part of the activity the
+    earlier groups do not span, ``x - H_old^T H_old x``, and the earlier groups stay frozen, so
+    each task's principal subspace is kept while later tasks add theirs. With ``max_tasks`` = 1
+    there is one group, trained at every consolidation. ``n_subspace`` smaller than the rank of
+    a task's activity protects only its principal directions.
     """
 
     category = "plasticity"
@@ -33,7 +38,8 @@ class OrthogonalProjection(Block):
     learn_subspace = param.Number(0.0, bounds=(0.0, 1.0), doc="1: lateral weights learn the current activity")
     project = param.Number(1.0, bounds=(0.0, 1.0), doc="1: project weight updates orthogonally (HLOP), 0: off")
     tau_pre = param.Number(0.01, bounds=(0.001, None), doc="presynaptic trace time constant (ms)")
-    n_subspace = param.Integer(10, bounds=(1, None), doc="number of lateral (subspace) neurons")
+    n_subspace = param.Integer(10, bounds=(1, None), doc="lateral (subspace) neurons added per task")
+    max_tasks = param.Integer(1, bounds=(1, None), doc="groups of lateral neurons (one added per consolidation)")
     seed = param.Integer(0, doc="seed of the small random initial lateral weights")
 
     inputs = {"teacher": Port("value", size=None, required=True, doc="desired output per postsynaptic neuron")}
@@ -55,9 +61,13 @@ class OrthogonalProjection(Block):
     def init_state(self, ctx, p):
         n_pre, n_post = ctx.sizes["target_pre"], ctx.sizes["target_post"]
         gen = torch.Generator().manual_seed(self.seed)
-        H = 0.01 * torch.randn(1, self.n_subspace, n_pre, generator=gen)
+        H = 0.01 * torch.randn(1, self.n_subspace * self.max_tasks, n_pre, generator=gen)
+        if self.max_tasks > 1:
+            H[:, self.n_subspace:] = 0.0  # later groups join at later consolidations
         return {"x": ctx.zeros(ctx.batch, n_pre), "H": H.to(ctx.device, ctx.dtype).expand(ctx.batch, -1, -1).clone(),
-                "e": ctx.zeros(ctx.batch, n_post), "y": ctx.zeros(ctx.batch, n_post)}
+                "e": ctx.zeros(ctx.batch, n_post), "y": ctx.zeros(ctx.batch, n_post),
+                "groups": torch.zeros(ctx.batch, dtype=torch.long, device=ctx.device),
+                "learning": torch.zeros(ctx.batch, dtype=torch.bool, device=ctx.device)}
 
     def step(self, ctx, p, state, inputs):
         syn = inputs["target"]["synapses"]
@@ -69,6 +79,24 @@ class OrthogonalProjection(Block):
         x_p = x - p.project * torch.einsum("bk,bkn->bn", u, H)
         syn.w.add_(p.eta * e[:, syn.post] * x_p[:, syn.pre])
         rate = (p.eta_h * p.learn_subspace)[:, :, None]  # (batch, 1, 1)
-        if bool((rate > 0).any()):
-            state["H"] = H + rate * (u[:, :, None] * x[:, None, :] - torch.einsum("bk,bj,bjn->bkn", u, u, H))
+        learning = rate[:, 0, 0] > 0
+        started = learning & ~state["learning"]  # a consolidation begins: its group joins
+        state["groups"] = torch.where(started, (state["groups"] + 1).clamp(max=self.max_tasks), state["groups"])
+        state["learning"] = learning
+        if bool(learning.any()):
+            k = self.n_subspace
+            rows = torch.arange(H.shape[1], device=H.device)
+            current = ((rows[None, :] >= (state["groups"][:, None] - 1) * k) & (rows[None, :] < state["groups"][:, None] * k))
+            old = (rows[None, :] < (state["groups"][:, None] - 1) * k).to(x.dtype)[:, :, None]
+            H_old = H * old
+            residual = x - torch.einsum("bk,bkn->bn", torch.einsum("bkn,bn->bk", H_old, x), H_old)
+            Hc = H * current.to(x.dtype)[:, :, None]
+            uc = torch.einsum("bkn,bn->bk", Hc, residual)
+            if self.max_tasks > 1 and bool((started & (state["groups"] > 1)).any()):
+                fresh = 0.01 * torch.randn(H.shape[1:], generator=torch.Generator().manual_seed(self.seed + 1)).to(H)
+                new_rows = current & started[:, None] & (state["groups"][:, None] > 1)
+                Hc = torch.where(new_rows[:, :, None], fresh[None], Hc)
+                uc = torch.einsum("bkn,bn->bk", Hc, residual)
+            update = rate * (uc[:, :, None] * residual[:, None, :] - torch.einsum("bk,bj,bjn->bkn", uc, uc, Hc))
+            state["H"] = torch.where(current[:, :, None], Hc + update, H)
         return {}

@@ -13,6 +13,9 @@ class SparseDistributedMemory(Block):
     hippocampal CA3 models). Storing a code x sets ``W_ij <- max(W_ij, x_i x_j)`` (idempotent);
     recall takes the dendritic sums ``h = W^T cue`` (overlap of the cue with each unit's stored
     associations) and keeps the k largest (k-winners-take-all).
+    Honestly named: this is Willshaw's memory, not Kanerva's sparse distributed memory (hard
+    locations, an address decoder and counters), and not the spiking CA3 model; the block keeps
+    its historical name so circuit files load.
 
     Patterns: the seeded sparse set shared with PatternCue (``kind='sparse'``), plus, if the
     ``store`` input is wired, every non-zero code arriving there (per batch row). Watch:

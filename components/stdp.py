@@ -13,8 +13,9 @@ class STDP(Block):
     ``w += A_plus x``, on a pre spike ``w -= A_minus y``; w is clipped to [w_min, w_max]. Both
     updates are event-driven (only synapses of spiking neurons are touched). Pre spikes are
     taken where they leave the presynaptic neuron (before any axonal delay). An optional global
-    ``modulation`` input (one value per batch row, e.g. from an astrocyte) multiplies both
-    learning rates and may flip their sign.
+    ``modulation`` input (one value per batch row) multiplies both learning rates and may flip
+    their sign (``modulated = "both"``), or only the depression rate (``"depression"``: the
+    NALSM astrocyte's rule, potentiation fixed).
     """
 
     category = "plasticity"
@@ -24,6 +25,8 @@ class STDP(Block):
     tau_minus = param.Number(20.0, bounds=(0.01, None), doc="postsynaptic trace time constant (ms)")
     w_min = param.Number(0.0, doc="lower weight bound")
     w_max = param.Number(10.0, doc="upper weight bound")
+    modulated = param.Selector(default="both", objects=["both", "depression"],
+                               doc="which rate the modulation input scales (depression: NALSM astrocyte)")
 
     inputs = {
         "post": Port("spikes", size=None, required=True, doc="spikes of the postsynaptic population"),
@@ -68,7 +71,8 @@ class STDP(Block):
         target, post = inputs["target"], inputs["post"]
         syn, pre = target["synapses"], target["pre_spikes"]
         scale = inputs.get("modulation")
-        fused = native.kernel("stdp_step", ctx.device, ctx.dtype)
+        depression_only = scale is not None and self.modulated == "depression"
+        fused = None if depression_only else native.kernel("stdp_step", ctx.device, ctx.dtype)
         if fused is not None:  # the same updates in one compiled call
             scale = None if scale is None else scale.contiguous()
             fused(self.native_args(p, state, syn), pre.contiguous().data_ptr(), post.contiguous().data_ptr(),
@@ -78,6 +82,7 @@ class STDP(Block):
         x.mul_(p.decay_plus).add_(pre)
         y.mul_(p.decay_minus).add_(post)
         scale = torch.ones_like(p.A_plus) if scale is None else scale[:, :1]
+        up = torch.ones_like(scale) if depression_only else scale
 
         rows, neurons = pre.nonzero(as_tuple=True)  # depression at pre spikes
         ids, r = syn.outgoing(rows, neurons)
@@ -85,5 +90,5 @@ class STDP(Block):
 
         rows, neurons = post.nonzero(as_tuple=True)  # potentiation at post spikes
         ids, r = syn.incoming(rows, neurons)
-        self._apply(syn, ids, r, (p.A_plus * scale)[r, 0] * x[r, syn.pre[ids]], p)
+        self._apply(syn, ids, r, (p.A_plus * up)[r, 0] * x[r, syn.pre[ids]], p)
         return {}

@@ -92,7 +92,7 @@ def test_modulated_stdp_is_identical_on_both_paths(monkeypatch):
     results = []
     for fast in (True, False):
         monkeypatch.setattr(native, "ENABLED", fast)
-        sim = compile(nalsm_liquid(astrocyte=True), seed=3, variants={"astro.gain": [2.0, 4.0]}).run(0.3)
+        sim = compile(nalsm_liquid(astrocyte=True, modulated="both"), seed=3, variants={"astro.gain": [2.0, 4.0]}).run(0.3)
         results.append((sim.weights("rec", 0), sim.weights("rec", 1), sim.spikes("liq", row=1)[1].tolist()))
     assert not torch.equal(results[0][0], results[0][1])  # the modulation differs per row and acts
     for fast_value, plain_value in zip(*results):

@@ -1,7 +1,8 @@
 """Seed astrocyte blocks against their catalogue checks: AstroModulatedUnit (calcium steady
-state, tripartite weight scaling) and the NALSM Astrocyte (branching factor near 1)."""
+state, tripartite weight scaling) and the NALSM Astrocyte (sets the STDP depression from liquid vs input activity)."""
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -38,16 +39,17 @@ def test_amsu_calcium_reaches_the_analytic_steady_state_and_scales_weights():
     assert torch.equal(sim.weights("syn", row=1), w0)  # beta = 0: calcium has no effect
 
 
-def nalsm_liquid(astrocyte: bool) -> Circuit:
-    """A 200-neuron LIF liquid driven by 50 Poisson inputs, recurrent synapses under STDP
-    (A_plus > A_minus), and a global astrocyte that reads the liquid's connectivity."""
+def nalsm_liquid(astrocyte: bool, modulated: str = "depression", n: int = 200) -> Circuit:
+    """A LIF liquid (in-degree 10) driven by 64 Poisson inputs, recurrent synapses under
+    balanced STDP (A_plus = A_minus), and a global astrocyte (block defaults, the reference
+    rule) that reads the liquid's connectivity and, if ``astrocyte``, sets the STDP depression."""
     c = Circuit()
-    c.add("inp", "PoissonInput", n=50, rate=20.0)
-    c.add("liq", "LIFPopulation", n=200, v_init="uniform")
+    c.add("inp", "PoissonInput", n=64, rate=20.0)
+    c.add("liq", "LIFPopulation", n=n, v_init="uniform")
     c.add("in_liq", "Projection", p=0.2, weight=30.0, tau_syn=2.0)
-    c.add("rec", "Projection", p=0.05, weight=1.0, tau_syn=2.0, autapses=False)
-    c.add("stdp", "STDP", A_plus=0.1, A_minus=0.05, w_min=0.0, w_max=12.0)
-    c.add("astro", "Astrocyte", w_in=1.0, w_liq=1 / 6, tau_a=100.0, gain=4.0)
+    c.add("rec", "Projection", p=10 / n, weight=1.0, tau_syn=2.0, autapses=False)
+    c.add("stdp", "STDP", A_plus=0.05, A_minus=0.05, w_min=0.0, w_max=12.0, modulated=modulated)
+    c.add("astro", "Astrocyte")
     for a, b in [("inp.spikes", "in_liq.spikes"), ("in_liq.current", "liq.current"), ("liq.spikes", "rec.spikes"),
                  ("rec.current", "liq.current"), ("stdp.rule", "rec.plasticity"), ("liq.spikes", "stdp.post"),
                  ("astro.liquid", "rec.plasticity"), ("liq.spikes", "astro.liquid_activity"),
@@ -58,18 +60,24 @@ def nalsm_liquid(astrocyte: bool) -> Circuit:
     return c
 
 
-def test_nalsm_astrocyte_tunes_the_liquid_to_a_branching_factor_near_one_from_both_sides():
-    results = {}
-    for astrocyte in (True, False):
-        sim = compile(nalsm_liquid(astrocyte), dt=1.0, batch=2, seed=0, record=["astro.branching"])
-        w = sim.get_state("rec", "w")
-        w[0], w[1] = 0.5, 12.0  # row 0 starts sub-critical, row 1 super-critical
-        sim.run(9.0)
-        steps, bf = sim.trace("astro", "branching")  # running mean, one value per step and row
-        start = bf[(steps >= 900) & (steps < 1000)].mean(0).ravel()
-        end = bf[steps >= 7000].mean(0).ravel()
-        results[astrocyte] = (start, end)
-    (start, end), (_, end_without) = results[True], results[False]
-    assert start[0] < 0.8 and start[1] > 1.15  # the two starts really are sub- and super-critical
-    assert ((0.9 < end) & (end < 1.1)).all(), end  # with the astrocyte: near critical from both sides
-    assert (end_without > 1.2).all(), end_without  # plain STDP runs away into the super-critical regime
+@pytest.mark.slow
+def test_nalsm_astrocyte_depresses_a_liquid_more_active_than_its_input_over_five_seeds():
+    """Row 0: the astrocyte sets the depression; row 1: the same STDP from the same super-critical
+    start (w = 12) without it (the astrocyte ignores activity and sits at bias 1). The liquid
+    fires more spikes than its input, so the astrocyte raises depression and the weights fall
+    well below the plain STDP's. Negative result, not asserted here (docs/claims.md): the
+    branching factor does not come nearer 1 than with plain STDP at 200 neurons, and a frozen
+    weak liquid already reads about 1.08."""
+    astro_w, plain_w = [], []
+    for seed in range(5):
+        sim = compile(nalsm_liquid(True), dt=1.0, seed=seed, record="none",
+                      variants={"astro.w_in": [0.02, 0.0], "astro.w_liq": [0.02, 0.0]})
+        sim.get_state("rec", "w")[:] = 12.0
+        sim.run(2.0)
+        a = sim.get_state("astro", "a")[:, 0]
+        assert a[0] > 1.05 and a[1] == pytest.approx(1.0)  # more depression than the plain rate
+        astro_w.append(float(sim.get_state("rec", "w")[0].mean()))
+        plain_w.append(float(sim.get_state("rec", "w")[1].mean()))
+    astro_w, plain_w = np.array(astro_w), np.array(plain_w)
+    assert (astro_w < plain_w).all(), (astro_w, plain_w)
+    assert plain_w.mean() - astro_w.mean() > 3 * np.sqrt((astro_w.var(ddof=1) + plain_w.var(ddof=1)) / 2)

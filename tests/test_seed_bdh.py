@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from components.hebbian_state_layer import bdh_parallel, train_bdh
+from components.hebbian_state_layer import bdh_parallel, bdh_recurrent, concept_synapses, init_weights, train_bdh
 from components.token_encoder import load_tokens
 from simulations import Circuit, compile
 
@@ -54,23 +54,55 @@ def test_trained_bdh_beats_the_unigram_baseline_on_held_out_text_with_sparse_act
     assert sparsity[0] > 0.3
 
 
-def test_the_synapse_a_repeated_concept_strengthens_is_the_same_across_contexts():
+SEEDS = range(5)
+WORDS = [b"Alice", b"think", b"Rabbit", b"shall", b"herself", b"wonder", b"Dinah"]  # each >= 5 times
+
+
+def pooled_sd(a, b):
+    return float(np.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1)) / 2))
+
+
+def held_out_sparsity(w):
+    tokens, cut = held_out()
+    with torch.no_grad():
+        _, xs, _ = bdh_parallel(w, tokens[None, cut:], 0.97, 2)
+    return float((xs > 0).double().mean())
+
+
+@pytest.mark.slow
+def test_sparsity_comes_from_the_l1_penalty_not_the_architecture_over_five_seeds():
+    """The ~4% active neurons are what the L1 activity penalty makes: trained without it the
+    same layer keeps about a third of its neurons active (5 seeds, held-out text)."""
+    with_l1 = [held_out_sparsity(train_bdh(seed=s)) for s in SEEDS]
+    without = [held_out_sparsity(train_bdh(seed=s, l1=0.0)) for s in SEEDS]
+    assert max(with_l1) < 0.08, with_l1
+    assert min(without) > 0.15, without
+    assert np.mean(without) - np.mean(with_l1) > 3 * pooled_sd(with_l1, without)
+
+
+def consistency(w):
+    """Mean over the concept words of the fraction of a word's occurrences whose most
+    strengthened synapse is that word's most common one."""
     tokens, _ = held_out()
     text = bytes(tokens.tolist())
-    word = b"Rabbit"
-    starts = [i for i in range(len(text)) if text.startswith(word, i)]
-    assert len(starts) >= 5
-    sim = compile(bdh_circuit(0), dt=1.0, record="none")
-    lam = 0.97
-    top, rho_before = [], None
-    for t in range(max(starts) + len(word)):
-        if t in starts:
-            rho_before = sim.get_state("bdh", "rho")[-1, 0].clone()
-        sim.step(1)
-        if rho_before is not None and t - len(word) + 1 in starts:
-            change = sim.get_state("bdh", "rho")[-1, 0] - lam ** len(word) * rho_before
-            top.append(int(change.argmax()))
-            rho_before = None
-    # the same synapse (neuron, input dimension) is strengthened most at every occurrence
-    values, counts = np.unique(top, return_counts=True)
-    assert counts.max() / len(top) >= 0.8, top
+    occ = {wd: [i for i in range(len(text)) if text.startswith(wd, i)] for wd in WORDS}
+    end = max(max(v) + len(wd) for wd, v in occ.items())
+    xs, x = bdh_recurrent(w, tokens[:end], 0.97, 2)
+    scores = []
+    for wd, starts in occ.items():
+        _, count = np.unique(np.array(concept_synapses(xs, x, starts, len(wd), 0.97)), axis=0, return_counts=True)
+        scores.append(count.max() / len(starts))
+    return float(np.mean(scores))
+
+
+@pytest.mark.slow
+def test_negative_result_the_concept_synapse_is_as_consistent_in_an_untrained_model():
+    """Negative result, kept as a test: 'a repeated word strengthens the same synapse' is not
+    evidence of learned concepts here. The same byte string gives the same co-activations
+    whatever the weights, so an untrained layer scores as high (and a layer trained on shuffled
+    bytes higher still, see docs/demos.md). Fails if training ever beats the untrained control
+    by 3 pooled sd."""
+    trained = [consistency(train_bdh(seed=s)) for s in SEEDS]
+    untrained = [consistency(init_weights(256, 256, 32, s)) for s in SEEDS]
+    assert min(untrained) > 0.4, untrained  # far above chance (1 / 8192 synapses)
+    assert np.mean(trained) - np.mean(untrained) < 3 * pooled_sd(trained, untrained), (trained, untrained)

@@ -109,12 +109,13 @@ def test_stored_patterns_are_shared_by_seed():
     assert (a.sum(1) == 7).all()
 
 
-def titans(items=16, size=128, **params):
-    """One learning pass over ``items`` vectors, then frozen (theta = eta = alpha = 0): the loss
-    on ``items`` unseen vectors, then on the seen ones again (recall error before any write)."""
+def titans(items=16, size=128, seed=0, **params):
+    """One learning pass over ``items`` vectors, then frozen (theta = eta = alpha = 0). Returns
+    the recall ratio (loss on the seen vectors / loss on ``items`` unseen ones, before any
+    write) and the surprise ratio (while re-reading the seen ones / while first learning them)."""
     c = Circuit()
-    c.add("items", "PatternCue", n=size, n_patterns=2 * items, noise=0.0, order="cycle", seed=3)
-    c.add("mem", "NeuralMemory", d=size, **params)
+    c.add("items", "PatternCue", n=size, n_patterns=2 * items, noise=0.0, order="cycle", seed=seed + 3)
+    c.add("mem", "NeuralMemory", d=size, seed=seed, **params)
     c.connect("items.cue", "mem.x")
     sim = compile(c, dt=1.0, record=["mem.loss", "mem.surprise"], dtype=torch.float64)
     sim.step(items)
@@ -123,23 +124,51 @@ def titans(items=16, size=128, **params):
     sim.step(2 * items)
     loss = sim.trace("mem", "loss")[1][:, 0, 0]
     surprise = sim.trace("mem", "surprise")[1][:, 0, 0]
-    return loss[items: 2 * items].mean(), loss[2 * items:].mean(), surprise
+    return (float(loss[2 * items:].mean() / loss[items: 2 * items].mean()),
+            float(surprise[2 * items:].mean() / surprise[:items].mean()))
 
 
-@pytest.mark.parametrize("params, recall, quiet", [
-    ({}, 0.35, 0.6),  # measured 0.23, 0.48
-    ({"eta": 0.0}, 0.15, 0.4),  # measured 0.09, 0.28
-    ({"depth": 2, "theta": 0.25, "hidden": 256}, 0.5, 0.75),  # measured 0.33, 0.58
-])
-def test_titans_memory_recalls_seen_keys_far_better_than_unseen_ones(params, recall, quiet):
-    unseen, seen, surprise = titans(**params)
-    assert seen < recall * unseen, (seen, unseen)
-    # surprise: high for new items while learning, low for the memorised ones
-    assert surprise[32:].mean() < quiet * surprise[:16].mean()
+def over_seeds(**params):
+    return np.array([titans(seed=seed, **params) for seed in range(5)])
+
+
+def clearly_below(treatment, control):
+    """Every seed below the control's mean and the means > 3 pooled sd apart."""
+    pooled = np.sqrt((treatment.var(ddof=1) + control.var(ddof=1)) / 2)
+    return (treatment < control.mean()).all() and control.mean() - treatment.mean() > 3 * pooled
+
+
+@pytest.mark.parametrize("params", [{}, {"eta": 0.0}, {"depth": 2, "theta": 0.25, "hidden": 256}])
+def test_titans_memory_recalls_seen_keys_far_better_than_unseen_ones_over_five_seeds(params):
+    """Against the memory with learning off (theta = 0), seeds 0-4. Measured recall ratios:
+    0.26 +- 0.02 (default), 0.11 +- 0.01 (no momentum), 0.33 +- 0.03 (depth 2) vs 1.01 +- 0.06;
+    surprise ratios 0.50, 0.29, 0.58 vs 1.00."""
+    treated, control = over_seeds(**params), over_seeds(theta=0.0)
+    assert clearly_below(treated[:, 0], control[:, 0]), (treated, control)  # seen keys are recalled
+    assert clearly_below(treated[:, 1], control[:, 1]), (treated, control)  # memorised items are no surprise
 
 
 def test_titans_forgetting_gate_at_one_forgets_everything():
-    unseen, seen, _ = titans(alpha=1.0, eta=0.0)
-    assert seen > 0.9 * unseen, (seen, unseen)
-    unseen, seen, _ = titans(theta=0.0)  # mechanism off: no learning, nothing recalled
-    assert seen == pytest.approx(unseen, rel=0.2)
+    forgetful, learning = over_seeds(alpha=1.0, eta=0.0), over_seeds(eta=0.0)
+    assert (forgetful[:, 0] > 0.8).all(), forgetful  # about as bad on seen keys as on unseen ones
+    assert clearly_below(learning[:, 0], forgetful[:, 0])
+
+
+def kanerva_trials(n_patterns, noise=0.1, trials=60, **params):
+    c = Circuit()
+    c.add("cue", "PatternCue", n=256, n_patterns=n_patterns, kind="bipolar", seed=7, noise=noise)
+    c.add("mem", "KanervaSDM", n=256, n_patterns=n_patterns, seed=7, **params)
+    c.connect("cue.cue", "mem.cue")
+    sim = compile(c, dt=1.0, dtype=torch.float64, record="none")
+    clean, got = run_trials(sim, trials, 1, "recalled")
+    return float((clean == got).all(dim=1).double().mean()), sim
+
+
+def test_kanerva_sdm_iterated_reading_restores_words_below_capacity_and_fails_above():
+    """2,000 hard locations, radius 111 (about 2% activated), 10% of the bits of each cue flipped."""
+    exact, sim = kanerva_trials(25)
+    assert exact == 1.0
+    assert 20 < float(sim.get_state("mem", "active")[0, 0]) < 80
+    assert kanerva_trials(25, iterations=1)[0] < 0.9  # one read leaves errors: iterating converges
+    assert kanerva_trials(200)[0] < 0.1  # far above capacity (0.1 m words): no exact recall
+    assert kanerva_trials(25, radius=60)[0] == 0.0  # mechanism off: no location is ever activated

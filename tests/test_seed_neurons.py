@@ -98,28 +98,53 @@ class _Sequence(Block):
         return {"x": torch.tensor([self.values[ctx.t]], dtype=ctx.dtype).expand(ctx.batch, self.width)}
 
 
-def test_elm_neuron_solves_delayed_recall_that_a_single_timescale_lif_readout_cannot():
-    from components.elm_neuron import ELMNeuron
+TAUS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]  # ms: the control's timescale, tuned on validation data
 
-    dt, tau_min, delay = 1.0, 2.0, 20  # delay = 10x the shortest timescale
-    xs, ys, mask, _ = recall_task(256, delay)
-    xt, _, _, cue = recall_task(512, delay, seed=1)
-    elm = ELMNeuron(n=1, n_memory=8, n_hidden=16, tau_s=tau_min, tau_min=tau_min, tau_max=1000.0)
-    untrained = (elm.predict(xt)[:, delay, 0].sign() == cue).float().mean().item()
-    losses = elm.fit(xs, ys, mask, dt=dt, iterations=150, lr=0.02)
-    acc_elm = (elm.predict(xt)[:, delay, 0].sign() == cue).float().mean().item()
 
-    def lif_traces(x):  # a single-timescale leaky (LIF-membrane) trace of every input, read at the go step
-        k = np.exp(-dt / tau_min)
+def best_single_trace(xs, ys, xv, cv, delay, dt=1.0):
+    """The strongest single-timescale control: a leaky trace of every input with one tau, read
+    linearly (least squares) at the go step, tau chosen on held-out validation sequences.
+    Returns a predictor and the chosen tau."""
+    def traces(x, tau):
+        k = np.exp(-dt / tau)
         weights = torch.tensor([k ** (delay - t) for t in range(delay + 1)], dtype=torch.float32)
         return torch.cat([(x[:, : delay + 1] * weights[None, :, None]).sum(1), torch.ones(len(x), 1)], 1)
 
-    A, b = lif_traces(xs), ys[:, delay, 0]
-    w = torch.linalg.lstsq(A, b[:, None]).solution
-    acc_lif = ((lif_traces(xt) @ w)[:, 0].sign() == cue).float().mean().item()
-    assert losses[-1] < 0.05 * losses[0]
-    assert acc_elm > 0.95
-    assert acc_lif < 0.7 and untrained < 0.7
+    best = None
+    for tau in TAUS:
+        w = torch.linalg.lstsq(traces(xs, tau), ys[:, delay, :1]).solution
+        acc = ((traces(xv, tau) @ w)[:, 0].sign() == cv).float().mean().item()
+        if best is None or acc > best[0]:
+            best = (acc, tau, w)
+    return (lambda x: (traces(x, best[1]) @ best[2])[:, 0]), best[1]
+
+
+@pytest.mark.slow
+def test_elm_neuron_beats_the_best_tuned_single_timescale_trace_on_delayed_recall_over_five_seeds():
+    """Delay 20 steps (10x the shortest timescale), noise 0.1. Measured (seeds 0-4): ELM
+    100.0 +- 0.0% vs the best single trace (tau = 500 ms chosen on validation) 98.6 +- 0.2%.
+    Caveat in docs/demos.md: an ELM whose 8 memory units share one timescale (20 or 200 ms)
+    also reaches 100%, so the gain is the nonlinear memory, not the spread of timescales."""
+    from components.elm_neuron import ELMNeuron
+
+    dt, tau_min, delay = 1.0, 2.0, 20
+    acc_elm, acc_trace, acc_untrained = [], [], []
+    for seed in range(5):
+        xs, ys, mask, _ = recall_task(256, delay, seed=10 * seed)
+        xv, _, _, cv = recall_task(256, delay, seed=10 * seed + 1)
+        xt, _, _, ct = recall_task(1024, delay, seed=10 * seed + 2)
+        elm = ELMNeuron(n=1, n_memory=8, n_hidden=16, tau_s=tau_min, tau_min=tau_min, tau_max=1000.0, seed=seed)
+        acc_untrained.append((elm.predict(xt)[:, delay, 0].sign() == ct).float().mean().item())
+        losses = elm.fit(xs, ys, mask, dt=dt, iterations=150, lr=0.02)
+        acc_elm.append((elm.predict(xt)[:, delay, 0].sign() == ct).float().mean().item())
+        predict, _ = best_single_trace(xs, ys, xv, cv, delay)
+        acc_trace.append((predict(xt).sign() == ct).float().mean().item())
+        assert losses[-1] < 0.05 * losses[0]
+    acc_elm, acc_trace = np.array(acc_elm), np.array(acc_trace)
+    assert (acc_elm > np.array(acc_untrained)).all()  # training, not the random initial MLP, solves it
+    assert (acc_elm > acc_trace).sum() >= 4, (acc_elm, acc_trace)
+    pooled = np.sqrt((acc_elm.var(ddof=1) + acc_trace.var(ddof=1)) / 2)
+    assert acc_elm.mean() - acc_trace.mean() > 3 * pooled, (acc_elm, acc_trace)
     # the trained neuron as a block in a circuit gives the same outputs as the training maths
     c = Circuit()
     c.add("seq", _Sequence(values=xt[0].tolist(), width=3))

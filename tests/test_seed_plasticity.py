@@ -94,6 +94,34 @@ def test_prune_removes_the_smallest_magnitudes_and_regrows_at_zero():
     assert float(sim.get_state("syn", "w")[0][grown].abs().max()) == 0.0
 
 
+def test_granet_prunes_gradually_on_the_cubic_schedule_and_regrows_by_gradient():
+    """GraNet: dense at the start, 80% sparse at t_prune = 200 ms on the cubic schedule, each
+    event also rewiring 10% of the active synapses to the largest accumulated |gradient|."""
+    rng = np.random.default_rng(0)
+    c = prune_circuit(stdp=False, initial_sparsity=0.0, t_prune=200.0, prune_fraction=0.1, regrow="gradient")
+    c.add("teach", "PatternInput", n=1, patterns=[[0.0]] * 4, targets=rng.normal(size=(4, 20)).tolist(), n_targets=20)
+    wire(c, ("teach.target", "pr.teacher"))
+    sim = compile(c, dt=1.0, record="none")
+    pr = c.block("pr")
+    counts = []
+    sim.step(10)  # steps 0-9; an event comes at every step that is a multiple of 10
+    for event in range(1, 31):
+        grad = sim.get_state("pr", "coactivity")[0].clone()
+        before = sim.get_state("pr", "mask")[0].clone()
+        sim.step(1)  # the event at 10 * event ms
+        mask = sim.get_state("pr", "mask")[0]
+        counts.append(int(mask.sum()))
+        assert counts[-1] == pr.scheduled_active(600, 10.0 * event)
+        grown = mask & ~before
+        if event > 20:  # after the schedule: pure rewiring, regrowth at the largest |gradient|
+            assert int(grown.sum()) == 12
+            threshold = torch.topk(grad[~before], 12).values.min()
+            assert float(grad[grown].min()) >= float(threshold)
+        sim.step(9)
+    assert counts[0] > 500 and counts[-1] == 120  # from nearly dense to the target
+    assert all(a >= b for a, b in zip(counts, counts[1:]))  # sparsity only grows
+
+
 # -- GainControl ---------------------------------------------------------------------------------
 
 class _Tuned(Block):
@@ -151,56 +179,108 @@ def test_gain_control_adapter_responses_fall_while_others_keep_their_rank(eta):
 
 # -- OrthogonalProjection (HLOP) -----------------------------------------------------------------
 
-def test_hlop_protects_task_a_while_task_b_is_learned_and_plain_learning_forgets_it():
-    rng = np.random.default_rng(0)
-    n_in, n_pat, K = 30, 12, 4
-    XA = (rng.random((n_pat, n_in)) < 0.3).astype(float)
-    la = rng.integers(0, K, n_pat)
-    XB = XA.copy()  # task B: the same inputs with 4 of 30 bits flipped, and other labels
-    for r in XB:
-        flip = rng.choice(n_in, 4, replace=False)
-        r[flip] = 1 - r[flip]
-    lb = (la + 1) % K
+def hlop_run(seed, n_subspace=6):
+    """Task A then task B (workbench.demos.continual's tasks for ``seed``: 40 patterns of rank
+    30, labels contradicting) with and without projection. Returns forgetting of A (points) and
+    B's final accuracy per row (with, without), and H after consolidation."""
+    from workbench.demos.continual import tasks
+
+    XA, la, XB, lb = tasks(seed)
+    K = 4
     c = Circuit()
-    c.add("taskA", "PatternInput", n=n_in, patterns=XA.tolist(), targets=np.eye(K)[la].tolist(), n_targets=K)
-    c.add("taskB", "PatternInput", n=n_in, patterns=XB.tolist(), targets=np.eye(K)[lb].tolist(), n_targets=K,
-          scale=0.0)
+    c.add("taskA", "PatternInput", n=30, patterns=XA.tolist(), targets=np.eye(K)[la].tolist(), n_targets=K,
+          order="random")
+    c.add("taskB", "PatternInput", n=30, patterns=XB.tolist(), targets=np.eye(K)[lb].tolist(), n_targets=K,
+          scale=0.0, order="random")
     c.add("syn", "Projection", connectivity="all_to_all", weight=0.0)
     c.add("sink", "LIFPopulation", n=K, R=0.0)
-    c.add("hlop", "OrthogonalProjection", n_subspace=16, eta=0.02, eta_h=0.02)
+    c.add("hlop", "OrthogonalProjection", n_subspace=n_subspace, eta=0.02, eta_h=0.02, seed=seed)
     wire(c, ("taskA.spikes", "syn.spikes"), ("taskB.spikes", "syn.spikes"), ("syn.current", "sink.current"),
          ("hlop.rule", "syn.plasticity"), ("taskA.target", "hlop.teacher"), ("taskB.target", "hlop.teacher"))
-    sim = compile(c, dt=1.0, record="none", variants={"hlop.project": [1.0, 0.0]})  # with / without HLOP
+    sim = compile(c, dt=1.0, record="none", seed=seed, variants={"hlop.project": [1.0, 0.0]})
 
     def accuracy(row, X, labels):
         return 100.0 * ((X @ sim.weights("syn", row).numpy()).argmax(1) == labels).mean()
 
     sim.step(1500)  # task A (each step one pattern)
-    a_before = [accuracy(r, XA, la) for r in (0, 1)]
-    sim.set_param("hlop", "eta", 0.0)  # consolidate: lateral neurons learn task A's subspace
+    a_before = np.array([accuracy(r, XA, la) for r in (0, 1)])
+    sim.set_param("hlop", "eta", 0.0)  # consolidate: lateral neurons learn task A's principal subspace
     sim.set_param("hlop", "learn_subspace", 1.0)
     sim.step(3000)
     H = sim.get_state("hlop", "H")[0].numpy()
-    assert np.linalg.norm(XA - XA @ H.T @ H) < 0.01 * np.linalg.norm(XA)  # H^T H projects onto span(A)
     sim.set_param("hlop", "eta", 0.02)  # task B
     sim.set_param("hlop", "learn_subspace", 0.0)
     sim.set_param("taskA", "scale", 0.0)
     sim.set_param("taskB", "scale", 1.0)
     sim.step(3000)
-    forgetting = [a_before[r] - accuracy(r, XA, la) for r in (0, 1)]
-    assert a_before == [100.0, 100.0]
-    assert forgetting[0] < 2.0  # with projection
-    assert forgetting[1] > 50.0  # without: task B overwrote task A
-    assert accuracy(0, XB, lb) > 90.0 and accuracy(1, XB, lb) > 90.0  # task B learned either way
+    assert (a_before == 100.0).all()
+    return a_before - np.array([accuracy(r, XA, la) for r in (0, 1)]), np.array([accuracy(r, XB, lb) for r in (0, 1)]), H, XA
+
+
+@pytest.mark.slow
+def test_hlop_with_a_subspace_smaller_than_the_task_rank_forgets_far_less_over_five_seeds():
+    """6 lateral neurons for inputs of rank 30, so protection is not the algebraic identity it
+    is when the subspace spans every input: HLOP protects only task A's principal directions.
+    Measured: forgetting 10.0 +- 6.4 vs 89.5 +- 9.3 points (seeds 0-4)."""
+    runs = [hlop_run(seed) for seed in range(5)]
+    forgetting = np.array([f for f, _, _, _ in runs])
+    task_b = np.array([b for _, b, _, _ in runs])
+    assert np.linalg.matrix_rank(runs[0][3]) > 6
+    H, XA = runs[0][2], runs[0][3]
+    orth = np.linalg.qr(H.T)[0]  # H's rows are orthonormal-ish and span A's top principal directions
+    top = np.linalg.svd(XA, full_matrices=False)[2][:3]
+    assert np.linalg.norm(top - top @ orth @ orth.T) < 0.2 * np.linalg.norm(top)
+    with_, without = forgetting[:, 0], forgetting[:, 1]
+    assert (with_ < without).sum() >= 4
+    pooled = np.sqrt((with_.var(ddof=1) + without.var(ddof=1)) / 2)
+    assert without.mean() - with_.mean() > 3 * pooled, forgetting
+    assert (task_b > 85).all(), task_b  # task B is learned either way
+
+
+def test_hlop_adds_lateral_neurons_per_task_frozen_old_ones_and_new_ones_on_the_residual():
+    from workbench.demos.continual import tasks
+
+    XA, la, XB, lb = tasks(0)
+    c = Circuit()
+    c.add("taskA", "PatternInput", n=30, patterns=XA.tolist(), targets=np.eye(4)[la].tolist(), n_targets=4,
+          order="random")
+    c.add("taskB", "PatternInput", n=30, patterns=XB.tolist(), targets=np.eye(4)[lb].tolist(), n_targets=4,
+          scale=0.0, order="random")
+    c.add("syn", "Projection", connectivity="all_to_all", weight=0.0)
+    c.add("sink", "LIFPopulation", n=4, R=0.0)
+    c.add("hlop", "OrthogonalProjection", n_subspace=4, max_tasks=2, eta=0.0, eta_h=0.02, learn_subspace=1.0)
+    wire(c, ("taskA.spikes", "syn.spikes"), ("taskB.spikes", "syn.spikes"), ("syn.current", "sink.current"),
+         ("hlop.rule", "syn.plasticity"), ("taskA.target", "hlop.teacher"), ("taskB.target", "hlop.teacher"))
+    sim = compile(c, dt=1.0, record="none")
+    sim.step(3000)  # consolidate task A: group 1 (rows 0-3) learns A's top-4 subspace
+    H = sim.get_state("hlop", "H")[0].clone()
+    assert float(H[4:].abs().max()) == 0.0  # group 2 has not joined yet
+    top = np.linalg.svd(XA, full_matrices=False)[2][:2]
+    basis = np.linalg.qr(H[:4].numpy().T)[0]
+    assert np.linalg.norm(top - top @ basis @ basis.T) < 0.2 * np.linalg.norm(top)
+    sim.set_param("hlop", "learn_subspace", 0.0)
+    sim.set_param("taskA", "scale", 0.0)
+    sim.set_param("taskB", "scale", 1.0)
+    sim.step(10)
+    sim.set_param("hlop", "learn_subspace", 1.0)  # consolidate task B: group 2 joins
+    sim.step(3000)
+    H2 = sim.get_state("hlop", "H")[0]
+    assert torch.equal(H2[:4], H[:4])  # the first task's neurons are frozen
+    assert float(H2[4:].norm(dim=1).min()) > 0.5  # the new ones learned...
+    assert float((H2[4:] @ H2[:4].T).abs().max()) < 0.1  # ...directions the old ones do not span
 
 
 # -- SynapticDampening ---------------------------------------------------------------------------
 
-def test_ssd_forget_class_accuracy_drops_while_the_others_stay():
-    rng = np.random.default_rng(0)
-    K, per, n_in, forget = 4, 10, 40, 2
+def ssd_run(seed, K=20, alpha=10.0, per=30):
+    """A ridge readout of K classes (class c: its own 10 of 10 K inputs on with p = 0.8, every
+    input noisy with p = 0.1), then SSD at the paper's alpha = 10, lambda = 1 on class
+    ``seed % K``. Returns per-class test accuracy before, after SSD, and after the control: the
+    same dampening factors applied to randomly chosen synapses."""
+    rng = np.random.default_rng(seed)
+    n_in, forget = 10 * K, seed % K
 
-    def sample(c, m):  # class c: its own 10 inputs active with p = 0.8, all inputs noisy (p = 0.1)
+    def sample(c, m):
         X = (rng.random((m, n_in)) < 0.1).astype(float)
         X[:, 10 * c: 10 * c + 10] = rng.random((m, 10)) < 0.8
         return X
@@ -209,23 +289,23 @@ def test_ssd_forget_class_accuracy_drops_while_the_others_stay():
     ytr = np.repeat(np.arange(K), per)
     Xte = np.concatenate([sample(c, 50) for c in range(K)])
     yte = np.repeat(np.arange(K), 50)
-    W = np.linalg.solve(Xtr.T @ Xtr + 0.1 * np.eye(n_in), Xtr.T @ np.eye(K)[ytr])  # a trained linear readout
+    W = np.linalg.solve(Xtr.T @ Xtr + 3.0 * np.eye(n_in), Xtr.T @ np.eye(K)[ytr])  # a trained linear readout
     c = Circuit()
     c.add("all", "PatternInput", n=n_in, patterns=Xtr.tolist())
     c.add("forget", "PatternInput", n=n_in, patterns=Xtr[ytr == forget].tolist(), scale=0.0)
     c.add("syn", "Projection", connectivity="edges",
           edges=[[i, j, float(W[i, j])] for i in range(n_in) for j in range(K)])
     c.add("sink", "LIFPopulation", n=K, R=0.0)
-    c.add("ssd", "SynapticDampening", alpha=2.0, lambda_=1.0)
+    c.add("ssd", "SynapticDampening", alpha=alpha, lambda_=1.0)
     wire(c, ("all.spikes", "syn.spikes"), ("forget.spikes", "syn.spikes"), ("syn.current", "sink.current"),
          ("ssd.rule", "syn.plasticity"))
-    sim = compile(c, dt=1.0, record="none", variants={"ssd.alpha": [2.0, 1e9]})  # with / without selection
+    sim = compile(c, dt=1.0, record="none", dtype=torch.float64)
 
-    def accuracy(row):
-        pred = (Xte @ sim.weights("syn", row).numpy()).argmax(1)
+    def accuracy(w):
+        pred = (Xte @ w).argmax(1)
         return np.array([100.0 * (pred[yte == k] == k).mean() for k in range(K)])
 
-    before = accuracy(0)
+    w0 = sim.weights("syn", 0).numpy().copy()
     sim.set_param("ssd", "phase", 1.0)  # importance over the whole training set
     sim.step(len(Xtr))
     sim.set_param("ssd", "phase", 2.0)  # importance over the forget set
@@ -234,10 +314,32 @@ def test_ssd_forget_class_accuracy_drops_while_the_others_stay():
     sim.step(per)
     sim.set_param("ssd", "phase", 3.0)  # dampen once
     sim.step(5)
-    after, untouched = accuracy(0), accuracy(1)
-    others = [k for k in range(K) if k != forget]
-    assert before.min() > 90
-    assert before[forget] - after[forget] > 30  # the forget class is unlearned
-    assert np.abs(after[others] - before[others]).max() <= 5  # the others stay within a few points
-    assert np.array_equal(untouched, before)  # nothing selected: nothing changes
-    assert float(sim.get_state("ssd", "dampened")[0]) > 0 and float(sim.get_state("ssd", "dampened")[1]) == 0
+    w1 = sim.weights("syn", 0).numpy()
+    factors = np.divide(w1, w0, out=np.ones_like(w0), where=w0 != 0).ravel()
+    control = (w0.ravel() * rng.permutation(factors)).reshape(w0.shape)
+    return accuracy(w0), accuracy(w1), accuracy(control), forget, int(sim.get_state("ssd", "dampened")[0])
+
+
+@pytest.mark.slow
+def test_ssd_at_the_papers_alpha_unlearns_the_forget_class_and_random_dampening_does_not():
+    """alpha = 10 as in the paper. Importance is a mean over data, so I_f / I_D is at most the
+    number of classes: with 4 classes alpha = 10 selects nothing, hence 20 classes here.
+    Measured (seeds 0-4): forget-class accuracy falls by 100.0 +- 0.0 points, other classes
+    move 0.0 +- 0.0; the same factors on random synapses: 0.8 +- 1.1 and 0.5 +- 0.3."""
+    drop, moved, ctrl_drop = [], [], []
+    for seed in range(5):
+        before, after, control, forget, dampened = ssd_run(seed)
+        others = np.arange(len(before)) != forget
+        assert before.mean() > 95 and dampened > 0
+        drop.append(before[forget] - after[forget])
+        moved.append(np.abs(after[others] - before[others]).mean())
+        ctrl_drop.append(before[forget] - control[forget])
+    drop, ctrl_drop = np.array(drop), np.array(ctrl_drop)
+    assert (drop > ctrl_drop + 30).sum() >= 4, (drop, ctrl_drop)
+    assert drop.mean() - ctrl_drop.mean() > 3 * np.sqrt((drop.var(ddof=1) + ctrl_drop.var(ddof=1)) / 2)
+    assert max(moved) <= 3, moved  # the others stay within a few points
+
+
+def test_ssd_with_four_classes_selects_nothing_at_alpha_10_and_nothing_changes():
+    before, after, _, _, dampened = ssd_run(0, K=4)
+    assert dampened == 0 and np.array_equal(before, after)

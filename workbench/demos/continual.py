@@ -7,23 +7,32 @@ from simulations import Circuit
 
 from .base import Demo, Outcome, Schedule
 
-N_IN, N_PATTERNS, N_CLASSES = 30, 12, 4
+N_IN, N_CLASSES, PER_CLASS, N_SUBSPACE = 30, 4, 10, 6
 TASK_A_MS, CONSOLIDATE_MS, TASK_B_MS = 1500.0, 3000.0, 3000.0
 ETA = 0.02
 
 
 def tasks(seed: int = 0):
-    """Task A: 12 random binary input patterns (30 channels) with labels; task B: the same
-    patterns with 4 of 30 bits flipped and every label moved to the next class, so learning B
-    with plain updates overwrites A."""
+    """Task A: 4 random binary class prototypes (30 channels, 30% on), 10 samples each with 3
+    bits flipped (40 patterns, rank 30: more than the 6 subspace neurons can span); task B: the
+    prototypes with 4 more bits flipped, sampled the same way, every label moved to the next
+    class, so learning B with plain updates overwrites A."""
     rng = np.random.default_rng(seed)
-    xa = (rng.random((N_PATTERNS, N_IN)) < 0.3).astype(float)
-    la = rng.integers(0, N_CLASSES, N_PATTERNS)
-    xb = xa.copy()
-    for row in xb:
+
+    def samples(prototypes):
+        x = np.repeat(prototypes, PER_CLASS, 0)
+        for row in x:
+            flip = rng.choice(N_IN, 3, replace=False)
+            row[flip] = 1 - row[flip]
+        return x
+
+    proto_a = (rng.random((N_CLASSES, N_IN)) < 0.3).astype(float)
+    xa, la = samples(proto_a), np.repeat(np.arange(N_CLASSES), PER_CLASS)
+    proto_b = proto_a.copy()
+    for row in proto_b:
         flip = rng.choice(N_IN, 4, replace=False)
         row[flip] = 1 - row[flip]
-    return xa, la, xb, (la + 1) % N_CLASSES
+    return xa, la, samples(proto_b), (la + 1) % N_CLASSES
 
 
 def build() -> Circuit:
@@ -31,12 +40,12 @@ def build() -> Circuit:
     eye = np.eye(N_CLASSES)
     c = Circuit("continual_learning_hlop")
     c.add("taskA", "PatternInput", n=N_IN, patterns=xa.tolist(), targets=eye[la].tolist(), n_targets=N_CLASSES,
-          position=(0, 40))
+          order="random", position=(0, 40))
     c.add("taskB", "PatternInput", n=N_IN, patterns=xb.tolist(), targets=eye[lb].tolist(), n_targets=N_CLASSES,
-          scale=0.0, position=(0, 300))
+          scale=0.0, order="random", position=(0, 300))
     c.add("syn", "Projection", connectivity="all_to_all", weight=0.0, position=(260, 170))
     c.add("classes", "LIFPopulation", n=N_CLASSES, R=0.0, position=(500, 170))
-    c.add("hlop", "OrthogonalProjection", n_subspace=16, eta=ETA, eta_h=0.02, position=(260, 400))
+    c.add("hlop", "OrthogonalProjection", n_subspace=N_SUBSPACE, eta=ETA, eta_h=0.02, position=(260, 400))
     for a, b in [("taskA.spikes", "syn.spikes"), ("taskB.spikes", "syn.spikes"), ("syn.current", "classes.current"),
                  ("hlop.rule", "syn.plasticity"), ("taskA.target", "hlop.teacher"), ("taskB.target", "hlop.teacher")]:
         c.connect(a, b)
@@ -89,7 +98,8 @@ def outcome(seconds: float | None = None) -> Outcome:
                "task_b_end_hlop": end[0, 1], "task_b_end_plain": end[1, 1],
                "forgetting_hlop": forgetting[0], "forgetting_plain": forgetting[1]}
     total = sum(phases) / 1000
-    lines = [f"Continual learning: task A, consolidation, task B ({total:g} s; 12 patterns per task, 4 classes)",
+    lines = [f"Continual learning: task A, consolidation, task B ({total:g} s; 40 patterns per task, 4 classes, "
+             f"{N_SUBSPACE} subspace neurons for rank-30 inputs)",
              f"{'':<26}{'A after A':>10}{'A at end':>10}{'B at end':>10}{'forgetting':>12}"]
     for row, name in enumerate(DEMO.rows):
         lines.append(f"{name:<26}{after_a[row, 0]:>9.1f}%{end[row, 0]:>9.1f}%{end[row, 1]:>9.1f}%"
@@ -106,7 +116,7 @@ DEMO = Demo(
           "Neural Networks\" (HLOP, ICLR)",
     teaching=(
         "One layer of synapses learns task A (1.5 s), then lateral Hebbian neurons spend 3 s learning the "
-        "subspace of task A's inputs, then the same synapses learn task B, whose inputs overlap A's and whose "
+        "principal subspace of task A's inputs (6 neurons for inputs of rank 30: only the main directions are protected), then the same synapses learn task B, whose inputs overlap A's and whose "
         "labels contradict them. Two copies run side by side: with HLOP every weight update is projected "
         "away from task A's subspace, without it the plain delta rule is used. Watch the task A accuracy of the "
         "two rows when task B starts at 4.5 s: without projection it collapses, with projection it stays while "

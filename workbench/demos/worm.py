@@ -9,7 +9,7 @@ import numpy as np
 from components.connectomes import celegans_graph, celegans_neurons
 from simulations import Circuit, compile
 
-from .base import Demo, Outcome
+from .base import Demo, Outcome, Schedule
 
 SENSORY = ["ALML", "ALMR", "AVM", "ASHL", "ASHR"]  # anterior touch receptors and the nose's nociceptors
 WINDOW_MS = 100.0
@@ -94,16 +94,19 @@ DEMO = Demo(
         "Every one of the 305 neurons of the C. elegans hermaphrodite is a LIF neuron here, wired by the "
         "real chemical synapses (weight proportional to the number of contacts) and gap junctions. Only five "
         "sensory neurons are driven: the anterior touch receptors ALML, ALMR, AVM and the nose's nociceptors "
-        "ASHL and ASHR. Watch the raster and the demo panel: activity starts at the sensory neurons and "
-        "reaches a share of the neurons one synapse away, a few two synapses away, and stops there. The data "
-        "give no synapse signs, so every synapse excites: select `worm` and raise `R` from 1.0 to 1.1 and the "
-        "whole nervous system ignites, a reminder of what the worm's inhibition is for. Raising the gap "
-        "junctions' `g` to 0.3 does the opposite: coupling to resting partners shunts the activity away."
+        "ASHL and ASHR, for 2 s; then the touch stops and the network falls silent (the app keeps running). "
+        "Watch the raster and the demo panel: activity starts at the sensory neurons and reaches a share of "
+        "the neurons one synapse away and a few two synapses away. The data give no synapse signs, so every "
+        "synapse excites, and the balance is fragile: select `touch` after 2 s and set `rate` back to 80, and "
+        "at about 2.5 s of drive the network ignites (about 80% of the neurons one synapse away fire), as it "
+        "does at once with `worm.R` raised from 1.0 to 1.1, a reminder of what the worm's inhibition is for. "
+        "Raising the gap junctions' `g` to 0.3 does the opposite: coupling to resting partners shunts the activity away."
     ),
     circuit_file="worm_connectome.json",
     build=build,
     outcome=outcome,
     dt=0.5,
+    schedule=Schedule([(2000.0, "touch", "rate", 0.0)]),  # the touch lasts the demo's 2 s
     live=live,
     live_title="% of neurons active in the last 100 ms, by synapses from the driven sensory neurons",
     metrics=[f"active, {name} (%)" for name in HOPS],

@@ -1,0 +1,116 @@
+"""Seed-science claims over seeds against their fair controls: one command per claim (or all),
+printing mean +- sd over seeds 0-4. Reuses the tests' helpers, so a figure here is what the
+tests assert with a margin. Usage: python benchmarks/seed_claims.py [bdh elm hlop ssd titans nalsm]
+(all by default; ATEN_CPU_CAPABILITY=default for torch's generic CPU path). Slow on purpose:
+about 2 min each, nalsm about 20 min (three liquid sizes)."""
+import os
+import sys
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+SEEDS = range(5)
+
+
+def show(claim, **columns):
+    parts = [f"{name} {np.mean(v):.3f} +- {np.std(v, ddof=1):.3f}" for name, v in columns.items()]
+    print(f"{claim}: " + "; ".join(parts), flush=True)
+
+
+def bdh():
+    from test_seed_bdh import consistency, held_out_sparsity
+    from components.hebbian_state_layer import init_weights, train_bdh
+
+    show("BDH fraction of neurons active (held-out)", l1_penalty=[held_out_sparsity(train_bdh(seed=s)) for s in SEEDS],
+         no_l1=[held_out_sparsity(train_bdh(seed=s, l1=0.0)) for s in SEEDS])
+    show("BDH concept-synapse consistency (7 words)", trained=[consistency(train_bdh(seed=s)) for s in SEEDS],
+         untrained=[consistency(init_weights(256, 256, 32, s)) for s in SEEDS],
+         shuffled_text=[consistency(train_bdh(seed=s, shuffle=True)) for s in SEEDS])
+
+
+def elm():
+    from test_seed_neurons import best_single_trace, recall_task
+    from components.elm_neuron import ELMNeuron
+
+    delay, acc = 20, {"ELM": [], "best single trace": [], "ELM, one timescale (200 ms)": []}
+    for seed in SEEDS:
+        xs, ys, mask, _ = recall_task(256, delay, seed=10 * seed)
+        xv, _, _, cv = recall_task(256, delay, seed=10 * seed + 1)
+        xt, _, _, ct = recall_task(1024, delay, seed=10 * seed + 2)
+        for name, lo, hi in (("ELM", 2.0, 1000.0), ("ELM, one timescale (200 ms)", 200.0, 200.0)):
+            model = ELMNeuron(n=1, n_memory=8, n_hidden=16, tau_s=2.0, tau_min=lo, tau_max=hi, seed=seed)
+            model.fit(xs, ys, mask, iterations=150, lr=0.02, learn_timescales=lo != hi)
+            acc[name].append((model.predict(xt)[:, delay, 0].sign() == ct).float().mean().item())
+        predict, tau = best_single_trace(xs, ys, xv, cv, delay)
+        acc["best single trace"].append((predict(xt).sign() == ct).float().mean().item())
+    show("ELM delayed recall accuracy", **acc)
+
+
+def hlop():
+    from test_seed_plasticity import hlop_run
+
+    runs = [hlop_run(seed) for seed in SEEDS]
+    show("HLOP forgetting of task A (points), 6 subspace neurons, rank-30 inputs",
+         with_projection=[r[0][0] for r in runs], without=[r[0][1] for r in runs])
+    show("HLOP task B accuracy (%)", with_projection=[r[1][0] for r in runs], without=[r[1][1] for r in runs])
+
+
+def ssd():
+    from test_seed_plasticity import ssd_run
+
+    drop, ctrl, moved = [], [], []
+    for seed in SEEDS:
+        before, after, control, forget, _ = ssd_run(seed)
+        others = np.arange(len(before)) != forget
+        drop.append(before[forget] - after[forget])
+        ctrl.append(before[forget] - control[forget])
+        moved.append(np.abs(after[others] - before[others]).mean())
+    show("SSD (alpha 10, 20 classes) forget-class accuracy drop (points)", ssd=drop, random_dampening=ctrl)
+    show("SSD other classes' mean change (points)", ssd=moved)
+
+
+def titans():
+    from test_seed_memory import over_seeds
+
+    for params in ({}, {"eta": 0.0}, {"depth": 2, "theta": 0.25, "hidden": 256}):
+        treated, control = over_seeds(**params), over_seeds(theta=0.0)
+        show(f"Titans {params or 'defaults'} recall ratio seen/unseen", memory=treated[:, 0], no_learning=control[:, 0])
+        show(f"Titans {params or 'defaults'} surprise ratio", memory=treated[:, 1], no_learning=control[:, 1])
+
+
+def nalsm(sizes=(200, 500, 1000), seconds=6.0):
+    """Branching factor (last 30% of the run) of liquids of several sizes, same block defaults:
+    astrocyte vs the same STDP without it, from super- (w = 12) and sub-critical (w = 0.5)
+    starts, and a frozen weak liquid (no plasticity), one batch per size and seed."""
+    from test_seed_astrocytes import nalsm_liquid
+    from simulations import compile
+
+    rows = ["astrocyte, super start", "plain STDP, super start", "astrocyte, sub start", "plain STDP, sub start",
+            "frozen, sub start"]
+    start = [12.0, 12.0, 0.5, 0.5, 0.5]
+    variants = {"astro.w_in": [0.02, 0, 0.02, 0, 0], "astro.w_liq": [0.02, 0, 0.02, 0, 0],
+                "stdp.A_plus": [0.05] * 4 + [0.0], "stdp.A_minus": [0.05] * 4 + [0.0]}
+    for n in sizes:
+        bf, w = [], []
+        for seed in SEEDS:
+            sim = compile(nalsm_liquid(True, n=n), dt=1.0, seed=seed, variants=variants, record=["astro.branching"])
+            for row, w0 in enumerate(start):
+                sim.get_state("rec", "w")[row] = w0
+            sim.run(seconds)
+            steps, trace = sim.trace("astro", "branching")
+            bf.append(trace[steps >= 0.7 * steps[-1]].mean(0).ravel())
+            w.append([float(sim.get_state("rec", "w")[row].mean()) for row in range(len(rows))])
+        bf, w = np.array(bf), np.array(w)
+        show(f"NALSM {n} neurons, branching factor", **{r: bf[:, k] for k, r in enumerate(rows)})
+        show(f"NALSM {n} neurons, mean recurrent weight", **{r: w[:, k] for k, r in enumerate(rows)})
+
+
+if __name__ == "__main__":
+    claims = {"bdh": bdh, "elm": elm, "hlop": hlop, "ssd": ssd, "titans": titans, "nalsm": nalsm}
+    for name in sys.argv[1:] or list(claims):
+        claims[name]()
