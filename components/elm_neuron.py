@@ -81,6 +81,11 @@ class ELMNeuron(Block):
     seed = param.Integer(0, doc="seed of the initial parameters")
     weights = param.Dict(default={}, doc="trained parameters (set by fit); empty: the seeded initial ones")
     structural = ("tau_s", "tau_min", "tau_max")
+    ordered = (("tau_min", "tau_max"),)
+    footprint = {"memory": (("n", "n_hidden", "x", 2), ("n", "n_hidden", "spikes", 2), ("n", "n_hidden", "n_memory", 4),
+                            ("batch", "n", "x"), ("batch", "n", "spikes"), ("batch", "n", "n_memory")),
+                 "step": (("batch", "n", "n_hidden", "x", 2), ("batch", "n", "n_hidden", "spikes", 2),
+                          ("batch", "n", "n_hidden", "n_memory", 4))}
 
     inputs = {
         "x": Port("value", size=None, doc="input values"),

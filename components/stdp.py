@@ -25,6 +25,8 @@ class STDP(Block):
     w_min = param.Number(0.0, doc="lower weight bound")
     w_max = param.Number(10.0, doc="upper weight bound")
 
+    ordered = (("w_min", "w_max"),)
+
     inputs = {
         "post": Port("spikes", size=None, required=True, doc="spikes of the postsynaptic population"),
         "modulation": Port("modulation", size=None, doc="learning-rate factor, one per batch row"),
