@@ -196,7 +196,7 @@ class Block(param.Parameterized):
     # (low, high) parameter pairs that must satisfy low <= high, e.g. ("w_min", "w_max")
     ordered: ClassVar[tuple[tuple[str, str], ...]] = ()
     # What building and stepping the block costs, as shapes whose factors are parameter names,
-    # port names (their widths), "batch" or numbers: "memory" counts tensor elements beyond the
+    # port names (their widths), "batch", numbers, or "<time param>/dt" (a duration in steps): "memory" counts tensor elements beyond the
     # ports' own state, "build" the operations done once at compile (training, sampling),
     # "step" the operations of one step. ``cost`` sums them; the simulator refuses a circuit
     # over its limits before allocating anything (simulations.limits).
@@ -265,6 +265,8 @@ class Block(param.Parameterized):
             if isinstance(f, str):
                 if f == "batch":
                     return ctx.batch
+                if f.endswith("/dt"):
+                    return (getattr(self, f[:-3]) or 0) / ctx.dt + 1
                 if f in ctx.sizes or f in self.inputs or f in self.outputs:
                     return ctx.sizes.get(f, 0)
                 v = getattr(self, f)
