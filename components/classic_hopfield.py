@@ -24,10 +24,10 @@ class ClassicHopfield(Block):
     patterns = Table(default=[], doc="explicit +-1 patterns (rows of n values) instead of seeded ones")
     update = param.Selector(default="asynchronous", objects=["asynchronous", "synchronous"], doc="update order")
 
-    # asynchronous updates loop over the neurons in Python: about 3,000 operations' time each
+    # asynchronous updates loop over the neurons in Python: some 10 us (10,000 operations) each
     footprint = {"memory": (("n", "n"), ("n_patterns", "n"), ("batch", "n_patterns")),
                  "build": (("n", "n", "n_patterns"),),
-                 "step": (("batch", "n", "n", 2), ("n", 3000), ("batch", "n_patterns", "n"))}
+                 "step": (("batch", "n", "n", 2), ("n", 10000), ("batch", "n_patterns", "n"))}
 
     inputs = {"cue": Port("value", doc="initial state; a new value restarts the state (sign taken)")}
     outputs = {

@@ -39,7 +39,7 @@ class ModernHopfield(Block):
     beta = param.Number(1.0, bounds=(1e-6, None), doc="inverse temperature (large: retrieve one pattern)")
     updates = param.Integer(1, bounds=(1, None), doc="updates applied per step")
 
-    footprint = {"memory": (("n_patterns", "d", 2), ("batch", "n_patterns")),
+    footprint = {"memory": (("n_patterns", "d", 2), ("batch", "n_patterns")), "build": (("n_patterns", "d", 20),),
                  "step": (("batch", "updates", "n_patterns", "d", 4), ("batch", "n_patterns", "d", 4))}
 
     inputs = {"query": Port("value", size="d", doc="state pattern / cue; a new value restarts the state")}

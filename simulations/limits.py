@@ -5,8 +5,8 @@ training, sampling connectivity) and its work per step from its declarations
 (``Block.cost``), before anything is allocated. A circuit over a limit is refused with a
 ``ResourceLimitError`` that names the block and gives the estimate, instead of exhausting the
 machine or hanging. Limits: ``WORKBENCH_MAX_MEMORY`` (bytes; suffixes K, M, G, T; default half
-the machine's RAM) and ``WORKBENCH_MAX_WORK`` (operations; default 1e12, a few minutes of
-CPU); the work of one step may be at most a thousandth of it. ``limits(...)`` overrides them
+the machine's RAM) and ``WORKBENCH_MAX_WORK`` (operations; default 1e11, a minute or two of
+CPU); the work of one step may be at most a thousandth of it (a step of 0.1 s). ``limits(...)`` overrides them
 for a block of code (tests, fuzzing).
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 from .errors import ResourceLimitError
 
-DEFAULT_WORK = 1e12
+DEFAULT_WORK = 1e11  # an operation is about a nanosecond of CPU: some 100 s
 STEPS_PER_BUDGET = 1000  # one step may cost at most max_work / 1000
 _override: dict[str, float] = {}
 
