@@ -17,6 +17,7 @@ import time
 import traceback
 from collections import Counter
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 from hypothesis import strategies as st
@@ -98,26 +99,32 @@ EDGE_STRINGS = ["", "nan", "inf", "-inf", "1e309", "abc", "0", "../../../etc/pas
 
 
 def hostile_values(depth: int = 2):
-    """Values a hostile or careless file might hold in any field."""
-    scalars = st.one_of(
-        st.sampled_from(EDGE_NUMBERS),
-        st.integers(min_value=-(2 ** 70), max_value=2 ** 70),
-        st.floats(allow_nan=True, allow_infinity=True),
-        st.sampled_from(EDGE_STRINGS),
-        st.text(max_size=12),
-        st.booleans(),
-        st.none(),
-    )
-    if depth == 0:
-        return scalars
-    inner = hostile_values(depth - 1)
-    return st.one_of(
-        scalars,
-        st.lists(inner, max_size=5),
-        st.lists(st.lists(st.sampled_from(EDGE_NUMBERS[:12]) | st.floats(-5, 5), max_size=5), max_size=4),
-        st.dictionaries(st.sampled_from(["n", "name", "type", "params", "source", "target", "x"]) | st.text(max_size=5),
-                        inner, max_size=3),
-    )
+    """Values a hostile or careless file might hold in any field (built once per depth)."""
+    if depth not in _HOSTILE:
+        scalars = st.one_of(
+            st.sampled_from(EDGE_NUMBERS),
+            st.integers(min_value=-(2 ** 70), max_value=2 ** 70),
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.sampled_from(EDGE_STRINGS),
+            st.text(max_size=12),
+            st.booleans(),
+            st.none(),
+        )
+        if depth == 0:
+            _HOSTILE[depth] = scalars
+        else:
+            inner = hostile_values(depth - 1)
+            _HOSTILE[depth] = st.one_of(
+                scalars,
+                st.lists(inner, max_size=5),
+                st.lists(st.lists(st.sampled_from(EDGE_NUMBERS[:12]) | st.floats(-5, 5), max_size=5), max_size=4),
+                st.dictionaries(st.sampled_from(["n", "name", "type", "params", "source", "target", "x"])
+                                | st.text(max_size=5), inner, max_size=3),
+            )
+    return _HOSTILE[depth]
+
+
+_HOSTILE: dict = {}
 
 
 def _paths(value, prefix=()):
@@ -131,6 +138,11 @@ def _paths(value, prefix=()):
             yield from _paths(v, prefix + (i,))
 
 
+@lru_cache(maxsize=None)
+def _text(path) -> str:
+    return Path(path).read_text()
+
+
 def _get(doc, path):
     for key in path:
         doc = doc[key]
@@ -142,7 +154,7 @@ def mutated_document(draw, sources=None):
     """A JSON document from ``sources`` (default: the demos) with 1-3 hostile edits."""
     sources = sources or DEMOS
     path_of = draw(st.sampled_from(sources))
-    doc = json.loads(Path(path_of).read_text())
+    doc = json.loads(_text(path_of))
     for _ in range(draw(st.sampled_from([1, 1, 1, 2, 3]))):
         paths = list(_paths(doc))
         path = draw(st.sampled_from(paths))
