@@ -81,8 +81,9 @@ def estimate(blocks: dict, contexts: dict) -> dict[str, dict[str, float]]:
     return {name: block.cost(contexts[name]) for name, block in blocks.items()}
 
 
-def check_budget(blocks: dict, contexts: dict) -> None:
-    """Raise ResourceLimitError (naming the biggest block) if the circuit is over a limit."""
+def check_budget(blocks: dict, contexts: dict) -> float:
+    """Raise ResourceLimitError (naming the biggest block) if the circuit is over a limit;
+    returns the estimated memory (bytes)."""
     costs = estimate(blocks, contexts)
     memory, work = max_memory(), max_work()
     for kind, limit, what in (("memory", memory, "memory"), ("build", work, "work to build it"),
@@ -97,3 +98,13 @@ def check_budget(blocks: dict, contexts: dict) -> None:
                 f"{what} ({_human(costs[name][kind], unit)} for {name}), over the limit of {_human(limit, unit)}; "
                 f"make it smaller or raise {setting}"
             )
+    return sum(c["memory"] for c in costs.values())
+
+
+def recorder_bytes(recorder, value) -> int:
+    """Memory a sample recorder's ring buffer will take for ``value`` (spike lists are small)."""
+    capacity, neurons = getattr(recorder, "capacity", 0), getattr(recorder, "neurons", None)
+    if not hasattr(recorder, "samples"):
+        return 0
+    numel = value.numel() if neurons is None or value.dim() == 0 else value.numel() // value.shape[-1] * len(neurons)
+    return capacity * numel * value.element_size()

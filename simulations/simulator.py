@@ -22,8 +22,8 @@ from components.base import short
 
 from . import fused
 from .circuit import Circuit, Wire
-from .errors import BlockFailure, CircuitError, DivergenceError, ParameterError
-from .limits import check_budget
+from .errors import BlockFailure, CircuitError, DivergenceError, ParameterError, ResourceLimitError
+from .limits import check_budget, max_memory, recorder_bytes
 
 # What a block's own code may raise on inputs its checks did not foresee; turned into a
 # BlockFailure naming the block (the user's error, not a crash).
@@ -109,7 +109,9 @@ class Simulator:
                     for p in block.live_params()}
             latent = frozenset(k for k, port in block.outputs.items() if port.latent)
             self.nodes[name] = _Node(name, block, ctx, live, latent=latent)
-        check_budget({n: node.block for n, node in self.nodes.items()}, {n: node.ctx for n, node in self.nodes.items()})
+        self.memory_estimate = check_budget({n: node.block for n, node in self.nodes.items()},
+                                            {n: node.ctx for n, node in self.nodes.items()})
+        self.skipped_probes: list[str] = []  # default probes left unrecorded: too big for the memory limit
         for w in self.circuit.wires:
             if _is_rule_wire(self.circuit, w):
                 self.nodes[w.source].target = w.target
@@ -323,7 +325,15 @@ class Simulator:
         paths = self.probe_paths()
         if path not in paths:
             raise CircuitError(f"no probe {path!r}; probes: {', '.join(paths)}")
-        self.recorders[path] = recorder or default_recorder(paths[path], tuple(self.probe_value(path).shape))
+        value = self.probe_value(path)
+        recorder = recorder or default_recorder(paths[path], tuple(value.shape))
+        others = sum(recorder_bytes(r, self.probe_value(p)) for p, r in self.recorders.items() if p != path)
+        needed = recorder_bytes(recorder, value)
+        if self.memory_estimate + others + needed > max_memory():
+            raise ResourceLimitError(
+                f"recording {path} would take {needed / 2 ** 20:.1f} MiB, over the memory limit with the circuit's "
+                f"{(self.memory_estimate + others) / 2 ** 20:.1f} MiB; record fewer probes or raise WORKBENCH_MAX_MEMORY")
+        self.recorders[path] = recorder
         self._recording = [(rec, self.nodes[p.partition(".")[0]], self._probe_source(p)) for p, rec in self.recorders.items()]
 
     def _default_recorders(self, request) -> None:
@@ -335,7 +345,12 @@ class Simulator:
         else:
             chosen = list(request)
         for path in chosen:
-            self.record(path)
+            try:
+                self.record(path)
+            except ResourceLimitError:
+                if request != "default":
+                    raise
+                self.skipped_probes.append(path)  # a big heatmap left out rather than the run refused
 
     def recorder(self, path: str):
         if path not in self.recorders:

@@ -210,3 +210,15 @@ def test_divergence_is_blamed_where_it_began(fast, monkeypatch):
     assert bool(torch.isfinite(sim.get_state("exc", "v")).all())  # ...before the reader is infected
     with pytest.raises(DivergenceError):  # paused until reset
         sim.step()
+
+
+def test_probe_buffers_count_against_the_memory_limit():
+    c = Circuit("h")
+    c.add("cue", "PatternCue", n=3000, n_patterns=5)
+    c.add("m", "ClassicHopfield", n=3000, n_patterns=5)
+    c.connect("cue.cue", "m.cue")
+    with limits(memory=300e6):  # the circuit fits; ten 3000 x 3000 weight snapshots do not
+        sim = compile(c)
+        assert sim.skipped_probes == ["m.weights"] and "m.overlaps" in sim.recorders
+        with pytest.raises(ResourceLimitError, match=r"recording m.weights would take 343.3 MiB"):
+            compile(c, record=["m.weights"])
