@@ -4,6 +4,8 @@ never another exception and never a hang. ``WORKBENCH_FUZZ_CASES`` sets the numb
 (2,000 by default); the tally is printed (``pytest -s``) for the record."""
 from __future__ import annotations
 
+import pytest
+import torch
 from fuzzing import Tally, classify, fuzz_cases, mutated_json
 from hypothesis import HealthCheck, Phase, given, settings
 
@@ -12,6 +14,19 @@ from simulations.limits import limits
 
 CASE_SECONDS = 10.0  # generous for a loaded CI machine; a typical case takes milliseconds
 TALLY = Tally()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm_up():
+    """One-time costs of a process (the optimizer's first step imports torch's compiler stack,
+    the digits data set loads scikit-learn, the C kernels build) are paid before the timed cases."""
+    from components import native
+    from components.hebbian_state_layer import train_bdh
+    from components.image_encoder import digits
+
+    train_bdh(steps=1)
+    digits()
+    native.kernel("lif_step", torch.device("cpu"), torch.float32)
 
 
 def load_and_run(text: str) -> None:
