@@ -196,10 +196,11 @@ class Block(param.Parameterized):
     # (low, high) parameter pairs that must satisfy low <= high, e.g. ("w_min", "w_max")
     ordered: ClassVar[tuple[tuple[str, str], ...]] = ()
     # What building and stepping the block costs, as shapes whose factors are parameter names,
-    # port names (their widths), "batch", numbers, or "<time param>/dt" (a duration in steps): "memory" counts tensor elements beyond the
-    # ports' own state, "build" the operations done once at compile (training, sampling),
-    # "step" the operations of one step. ``cost`` sums them; the simulator refuses a circuit
-    # over its limits before allocating anything (simulations.limits).
+    # port names (their widths), "batch", numbers, or "<time param>/dt" (a duration in steps):
+    # "memory" counts tensor elements beyond the ports' own state, "build" the operations done
+    # once at compile (training, sampling; about a nanosecond each), "step" those of one step.
+    # ``cost`` sums them; the simulator refuses a circuit over its limits before allocating
+    # anything (simulations.limits).
     footprint: ClassVar[dict[str, tuple[tuple, ...]]] = {}
 
     def __init__(self, **params):
@@ -241,7 +242,7 @@ class Block(param.Parameterized):
     def value_problems(self, values: dict[str, Any] | None = None, pairs: bool = True) -> list[str]:
         """What is wrong with the parameter values (this block's, updated by ``values``), each as
         "field: problem". Derived from the declarations: every number finite and of a sane
-        magnitude, integers whole and within int64, ``ordered`` pairs in order (Tables check
+        magnitude, integers whole and below 2**53, ``ordered`` pairs in order (Tables check
         their own rows when set)."""
         cls, found = type(self), []
         current = {p: getattr(self, p) for p in self.user_params()}

@@ -22,6 +22,7 @@ from .errors import (
     UnknownBlockError,
     UnknownPortError,
 )
+from .limits import check_budget
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")  # an identifier of at most 100 characters
 
@@ -247,9 +248,7 @@ class Circuit:
             return found
         try:
             contexts = self._contexts()
-            from .limits import check_budget  # a circuit over the limits is refused before any check allocates
-
-            check_budget(self.blocks, contexts)
+            check_budget(self.blocks, contexts)  # over the limits: refused before any check allocates
         except CircuitError as e:
             return [e]
         for name, block in self.blocks.items():

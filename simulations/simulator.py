@@ -24,11 +24,11 @@ from . import fused
 from .circuit import Circuit, Wire
 from .errors import BlockFailure, CircuitError, DivergenceError, ParameterError, ResourceLimitError
 from .limits import check_budget, max_memory, recorder_bytes
+from .probes import SampleRecorder, SpikeRecorder, default_recorder
 
 # What a block's own code may raise on inputs its checks did not foresee; turned into a
 # BlockFailure naming the block (the user's error, not a crash).
 _BLOCK_ERRORS = (LookupError, TypeError, ValueError, ArithmeticError, RuntimeError, MemoryError)
-from .probes import SampleRecorder, SpikeRecorder, default_recorder
 
 
 @dataclass
