@@ -10,7 +10,7 @@ class SpikeTimes(Block):
 
     category = "inputs"
     n = param.Integer(1, bounds=(1, None), doc="number of neurons")
-    spikes = Table(default=[], widths=(2,), index_columns=1, values=(0.0, None), doc="rows [neuron, time_ms]")
+    spikes = Table(default=[], widths=(2,), index_columns=1, values=(0.0, 1e12), doc="rows [neuron, time_ms]")
 
     outputs = {"spikes": Port("spikes", doc="1.0 where a listed spike falls in this step")}
     probes = {"spikes": Probe("spikes", "raster", "generated spikes")}
