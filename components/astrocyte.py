@@ -43,6 +43,8 @@ class Astrocyte(Block):
     bf_window = param.Number(4.0, bounds=(0.0, None), doc="branching factor window (ms)")
     tau_bf = param.Number(500.0, bounds=(0.01, None), doc="branching factor running mean time constant (ms)")
     structural = ("bf_window",)
+    footprint = {"memory": (("bf_window/dt", 2, "batch", "liquid_activity"),),
+                 "step": (("bf_window/dt", 2, "batch", "liquid_activity"),)}
 
     inputs = {
         "input_activity": Port("spikes", size=None, doc="spikes of the liquid's input"),

@@ -12,6 +12,8 @@ shapes state or connectivity and takes effect on the next compile.
 from __future__ import annotations
 
 import math
+import numbers
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -56,6 +58,81 @@ class Probe:
     def __post_init__(self):
         if self.view not in VIEW_KINDS:
             raise ValueError(f"unknown view kind {self.view!r}; expected one of {VIEW_KINDS}")
+
+
+MAX_MAGNITUDE = 1e30  # beyond any physical value, well inside float32 (3.4e38): no overflow on load
+
+
+def _number_problem(value, integral: bool) -> str | None:
+    """What is wrong with ``value`` as a parameter number (None: nothing)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return f"should be a number, got {type(value).__name__} {short(value)}"
+    limit = 2 ** 53 if integral else MAX_MAGNITUDE
+    if isinstance(value, numbers.Integral):
+        return None if abs(value) <= limit else f"is too large: {short(value)} (at most {limit:g} in magnitude)"
+    if not math.isfinite(value):
+        return f"should be finite, got {value!r}"
+    if abs(value) > limit:
+        return f"is too large: {value!r} (at most {limit:g} in magnitude)"
+    if integral and value != int(value):
+        return f"should be a whole number, got {value!r}"
+    return None
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 2, 6, 4, 40, 40, 40
+
+
+def short(value) -> str:
+    """A bounded repr for messages (safe for 5,000-digit integers, huge or deep lists)."""
+    try:
+        return _SHORT.repr(value)
+    except (ValueError, RecursionError):  # an integer too long for str()
+        return f"<{type(value).__name__}>"
+
+
+class Table(param.List):
+    """A list of rows of numbers (edges, patterns, spike lists), with its element types declared.
+
+    ``widths``: the row lengths allowed (None: any, e.g. a pattern of n values, checked by the
+    block against its sizes); the first ``index_columns`` entries of a row are whole numbers
+    >= 0 (neuron indices; ``None``: every entry); the other entries are finite numbers within
+    ``values`` (inclusive). A file or a Python caller can put nothing else in it.
+    """
+
+    __slots__ = ["widths", "index_columns", "values"]
+    _slot_defaults = dict(param.List._slot_defaults, widths=None, index_columns=0, values=(None, None))
+
+    def __init__(self, default=[], *, widths=None, index_columns=0, values=(None, None), **params):  # noqa: B006
+        super().__init__(default=default, **params)
+        self.widths, self.index_columns, self.values = widths, index_columns, tuple(values)
+
+    def _validate(self, val):
+        super()._validate(val)
+        if val is None:
+            return
+        for k, row in enumerate(val):
+            problem = self.row_problem(row)
+            if problem:
+                owner = getattr(self.owner, "__name__", type(self.owner).__name__)
+                raise ValueError(f"{owner}.{self.name}[{k}] {problem}")
+
+    def row_problem(self, row) -> str | None:
+        if not isinstance(row, (list, tuple)):
+            return f"should be a list of numbers, got {type(row).__name__} {short(row)}"
+        if self.widths is not None and len(row) not in self.widths:
+            return f"has {len(row)} entries; expected {' or '.join(map(str, self.widths))}"
+        lo, hi = self.values
+        for j, x in enumerate(row):
+            index = self.index_columns is None or j < self.index_columns
+            problem = _number_problem(x, integral=index)
+            if problem is None and index and x < 0:
+                problem = f"is a negative index ({x!r})"
+            if problem is None and not index and ((lo is not None and x < lo) or (hi is not None and x > hi)):
+                problem = f"{x!r} is outside [{lo}, {hi}]"
+            if problem:
+                return f"entry {j} {problem}"
+        return None
 
 
 @dataclass
@@ -116,6 +193,21 @@ class Block(param.Parameterized):
     probes: ClassVar[dict[str, Probe]] = {}
     structural: ClassVar[tuple[str, ...]] = ()
     category: ClassVar[str] = "other"
+    # (low, high) parameter pairs that must satisfy low <= high, e.g. ("w_min", "w_max")
+    ordered: ClassVar[tuple[tuple[str, str], ...]] = ()
+    # What building and stepping the block costs, as shapes whose factors are parameter names,
+    # port names (their widths), "batch", numbers, or "<time param>/dt" (a duration in steps):
+    # "memory" counts tensor elements beyond the ports' own state, "build" the operations done
+    # once at compile (training, sampling; about a nanosecond each), "step" those of one step.
+    # ``cost`` sums them; the simulator refuses a circuit over its limits before allocating
+    # anything (simulations.limits).
+    footprint: ClassVar[dict[str, tuple[tuple, ...]]] = {}
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        problems = self.value_problems()
+        if problems:
+            raise ValueError("; ".join(problems))
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -146,6 +238,47 @@ class Block(param.Parameterized):
     def values(self) -> dict[str, Any]:
         """The block's parameter values, as plain JSON-friendly Python."""
         return {p: getattr(self, p) for p in self.user_params()}
+
+    def value_problems(self, values: dict[str, Any] | None = None, pairs: bool = True) -> list[str]:
+        """What is wrong with the parameter values (this block's, updated by ``values``), each as
+        "field: problem". Derived from the declarations: every number finite and of a sane
+        magnitude, integers whole and below 2**53, ``ordered`` pairs in order (Tables check
+        their own rows when set)."""
+        cls, found = type(self), []
+        current = {p: getattr(self, p) for p in self.user_params()}
+        current.update(values or {})
+        for name, value in current.items():
+            decl = cls.param[name]
+            if isinstance(decl, param.Number) and value is not None:
+                problem = _number_problem(value, integral=isinstance(decl, param.Integer))
+                if problem:
+                    found.append(f"{name} {problem}")
+        for low, high in cls.ordered if pairs else ():
+            a, b = current[low], current[high]
+            if all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in (a, b)) and a > b:
+                found.append(f"{low} = {short(a)} is more than {high} = {short(b)}")
+        return found
+
+    def cost(self, ctx: Context) -> dict[str, float]:
+        """Estimated "memory" (bytes), "build" and "step" work (operations) with these sizes,
+        computed from the ports and ``footprint`` before anything is allocated."""
+        def factor(f):
+            if isinstance(f, str):
+                if f == "batch":
+                    return ctx.batch
+                if f.endswith("/dt"):
+                    return (getattr(self, f[:-3]) or 0) / ctx.dt + 1
+                if f in ctx.sizes or f in self.inputs or f in self.outputs:
+                    return ctx.sizes.get(f, 0)
+                v = getattr(self, f)
+                return len(v) if isinstance(v, (list, dict, str)) else (v or 0)
+            return f
+        widths = sum(ctx.sizes.get(port, 0) for port in {**self.inputs, **self.outputs})
+        out = {"memory": 4 * ctx.batch * widths, "build": 0, "step": ctx.batch * widths}
+        for kind, shapes in self.footprint.items():
+            out[kind] += sum(math.prod(factor(f) for f in shape) for shape in shapes)
+        out["memory"] *= 8  # bytes per element: int64 indices and float64 tables are common
+        return out
 
     def port_size(self, port: Port) -> int | None:
         if port.size is None or isinstance(port.size, int):

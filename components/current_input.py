@@ -23,6 +23,7 @@ class CurrentInput(Block):
     t_on = param.Number(0.0, bounds=(0.0, None), doc="step: switch-on time (ms)")
     t_off = param.Number(1e9, bounds=(0.0, None), doc="step: switch-off time (ms)")
     frequency = param.Number(10.0, bounds=(0.0, None), doc="sine: frequency (Hz)")
+    ordered = (("t_on", "t_off"),)
 
     outputs = {"current": Port("current", doc="injected current")}
     probes = {"current": Probe("current", "trace", "injected current")}

@@ -4,7 +4,7 @@ from math import comb
 import param
 import torch
 
-from .base import Block, Port, Probe
+from .base import Block, Port, Probe, Table
 
 
 class DendriticNeuron(Block):
@@ -27,8 +27,12 @@ class DendriticNeuron(Block):
     n_segments = param.Integer(10, bounds=(1, None), doc="dendritic segments per neuron")
     s = param.Integer(20, bounds=(1, None), doc="synapses per segment")
     theta = param.Integer(8, bounds=(1, None), doc="segment threshold (active synapses needed)")
-    segment_inputs = param.List(default=[], doc="optional: per segment, a list of s input indices")
+    segment_inputs = Table(default=[], index_columns=None, doc="optional: per segment, a list of s input indices")
     seed = param.Integer(None, allow_None=True, doc="own seed for the synapse sampling (default: the circuit's)")
+
+    footprint = {"memory": (("n", "n_segments", "input", 2), ("batch", "n", "n_segments", 3)),
+                 "build": (("n", "n_segments", "input", 20),),
+                 "step": (("batch", "n", "n_segments", "s", 2),)}
 
     inputs = {"input": Port("spikes", size=None, required=True, doc="presynaptic (sparse) activity")}
     outputs = {"spikes": Port("spikes", doc="1.0 where any segment of a neuron is active")}

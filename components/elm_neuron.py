@@ -84,6 +84,11 @@ class ELMNeuron(Block):
     seed = param.Integer(0, doc="seed of the initial parameters")
     weights = param.Dict(default={}, doc="trained parameters (set by fit); empty: the seeded initial ones")
     structural = ("tau_s", "tau_min", "tau_max")
+    ordered = (("tau_min", "tau_max"),)
+    footprint = {"memory": (("n", "n_hidden", "x", 2), ("n", "n_hidden", "spikes", 2), ("n", "n_hidden", "n_memory", 4),
+                            ("batch", "n", "x"), ("batch", "n", "spikes"), ("batch", "n", "n_memory")),
+                 "step": (("batch", "n", "n_hidden", "x", 2), ("batch", "n", "n_hidden", "spikes", 2),
+                          ("batch", "n", "n_hidden", "n_memory", 4))}
 
     inputs = {
         "x": Port("value", size=None, doc="input values"),
@@ -137,10 +142,26 @@ class ELMNeuron(Block):
             raise ValueError(f"x and spikes must have the same width, got {sorted(widths)}")
         n_in = widths.pop()
         if self.weights:
-            shape = torch.tensor(self.weights["W1"]).shape
-            if tuple(shape) != (self.n, self.n_hidden, n_in + self.n_memory):
-                raise ValueError(f"trained weights expect {shape[2] - self.n_memory} inputs and n={shape[0]}; "
-                                 f"wired: {n_in} inputs, n={self.n}")
+            shapes = self.param_shapes(n_in)
+            for key, shape in shapes.items():
+                if key not in self.weights:
+                    raise ValueError(f"weights lack {key!r} (expected {', '.join(shapes)})")
+                try:
+                    values = torch.tensor(self.weights[key], dtype=torch.float32)
+                except (TypeError, ValueError, RuntimeError, OverflowError):
+                    raise ValueError(f"weights[{key!r}] should be nested lists of numbers of shape {shape}") from None
+                if not bool(torch.isfinite(values).all()):
+                    raise ValueError(f"weights[{key!r}] holds NaN or infinite values")
+                got = tuple(values.shape)
+                if got != shape:
+                    raise ValueError(f"weights[{key!r}] has shape {got}, expected {shape} for n={self.n}, "
+                                     f"n_hidden={self.n_hidden}, n_memory={self.n_memory} and {n_in} inputs")
+
+    def param_shapes(self, n_in: int) -> dict[str, tuple[int, ...]]:
+        """The shape of each trained parameter with ``n_in`` inputs."""
+        n, h, m = self.n, self.n_hidden, self.n_memory
+        return {"w_s": (n, n_in), "log_tau_m": (n, m), "W1": (n, h, n_in + m), "b1": (n, h), "W2": (n, m, h),
+                "Wy": (n, m), "by": (n,)}
 
     def init_state(self, ctx, p):
         n_in = ctx.sizes["x"] if "x" in ctx.wired else ctx.sizes["spikes"]

@@ -29,6 +29,7 @@ class GainControl(Block):
     tau_r = param.Number(50.0, bounds=(0.01, None), doc="activity estimate time constant (ms)")
     g_min = param.Number(0.01, bounds=(0.0, None), doc="lowest gain")
     g_max = param.Number(1.0, bounds=(0.0, None), doc="highest gain")
+    ordered = (("g_min", "g_max"),)
 
     inputs = {
         "current": Port("current", required=True, doc="input current to be scaled"),

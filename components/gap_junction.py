@@ -2,7 +2,7 @@
 import param
 import torch
 
-from .base import Block, Port, Probe
+from .base import Block, Port, Probe, Table
 from .connectomes import celegans_edges, celegans_neurons
 
 
@@ -18,11 +18,20 @@ class GapJunction(Block):
     category = "synapses"
     g = param.Number(0.1, bounds=(0.0, None), doc="conductance per junction (current per mV)")
     connectivity = param.Selector(default="edges", objects=["edges", "all_to_all", "celegans"], doc="which pairs")
-    edges = param.List(default=[], doc="edges: undirected pairs [i, j] or [i, j, w]")
+    edges = Table(default=[], widths=(2, 3), index_columns=2, doc="edges: undirected pairs [i, j] or [i, j, w]")
 
     inputs = {"v": Port("value", size=None, required=True, doc="membrane potentials (mV)")}
     outputs = {"current": Port("current", size=None, latent=True, doc="coupling current into each neuron")}
     probes = {"current": Probe("current", "trace", "gap-junction current")}
+
+    def cost(self, ctx):
+        out = super().cost(ctx)
+        n = ctx.sizes.get("v", 0)
+        pairs = {"all_to_all": n * n, "celegans": 5000}.get(self.connectivity, len(self.edges))
+        out["memory"] += 100 * pairs  # rows are built as Python lists first
+        out["build"] += 1000 * pairs
+        out["step"] += 6 * ctx.batch * pairs
+        return out
 
     def check(self, ctx):
         n = ctx.sizes["v"]

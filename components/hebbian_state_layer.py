@@ -108,6 +108,11 @@ class HebbianStateLayer(Block):
     text = param.String(DEFAULT_TEXT, doc="training text under assets/")
     seed = param.Integer(0, doc="seed of the initial weights")
     structural = ("l1",)
+    # training: train_steps Adam steps on 16 sequences of 64 tokens (forward, backward, update)
+    footprint = {"memory": (("n_layer", "batch", "n", "d"), ("vocab", "d", 4), ("n", "d", 12),
+                            (16, 64, "n_layer", "n", 12)),
+                 "build": (("train_steps", 16 * 64 * 12, "n_layer", "n", "d"), ("train_steps", 16 * 64 * 6, "vocab", "d")),
+                 "step": (("batch", "n_layer", "n", "d", 8), ("batch", "vocab", "d", 2))}
 
     inputs = {
         "x": Port("value", size="vocab", required=True, doc="one-hot token"),

@@ -4,7 +4,7 @@ import math
 import param
 import torch
 
-from .base import Block, Port, Probe
+from .base import Block, Port, Probe, Table
 from .memory_patterns import stored_patterns
 
 
@@ -35,9 +35,12 @@ class ModernHopfield(Block):
     d = param.Integer(128, bounds=(1, None), doc="pattern dimension")
     n_patterns = param.Integer(100, bounds=(1, None), doc="number of stored patterns N")
     seed = param.Integer(0, doc="seed of the stored (bipolar) pattern set")
-    patterns = param.List(default=[], doc="explicit patterns (rows of d values) instead of seeded ones")
+    patterns = Table(default=[], doc="explicit patterns (rows of d values) instead of seeded ones")
     beta = param.Number(1.0, bounds=(1e-6, None), doc="inverse temperature (large: retrieve one pattern)")
     updates = param.Integer(1, bounds=(1, None), doc="updates applied per step")
+
+    footprint = {"memory": (("n_patterns", "d", 2), ("batch", "n_patterns")), "build": (("n_patterns", "d", 20),),
+                 "step": (("batch", "updates", "n_patterns", "d", 4), ("batch", "n_patterns", "d", 4))}
 
     inputs = {"query": Port("value", size="d", doc="state pattern / cue; a new value restarts the state")}
     outputs = {

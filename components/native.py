@@ -1,7 +1,9 @@
 """Optional compiled fast path for the hot blocks (CPU only).
 
 ``native.c`` is built once with the system C compiler into a cache folder and loaded with
-ctypes; no torch headers, so the build takes about a second. Where it cannot be built (no
+ctypes; no torch headers, so the build takes about a second. The cache folder must be private
+(0700, ours); a library is named by the hash of its source and flags and loaded only if it
+matches the hash recorded when it was built, so no planted file is ever loaded. Where it cannot be built (no
 compiler) or is switched off (``WORKBENCH_NATIVE=0``), blocks run their plain torch code after a
 one-line notice. Both paths give identical spikes (tests/test_native_path.py).
 """
@@ -12,6 +14,7 @@ import hashlib
 import os
 import platform
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -69,32 +72,89 @@ def _cache_dir() -> Path:
     return Path(root)
 
 
+class CacheRefused(OSError):
+    """The kernel cache cannot be trusted (not ours, not private, or a file in it is foreign)."""
+
+
+def private_cache_dir() -> Path:
+    """The cache folder, created 0700; refused unless it is a real folder owned by this user
+    that no one else can write to (anyone who can write there could plant code we load)."""
+    folder = _cache_dir()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = os.lstat(folder)
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise CacheRefused(f"cache {folder} is not a plain folder")
+    if info.st_uid != os.getuid():
+        raise CacheRefused(f"cache {folder} belongs to another user")
+    if info.st_mode & 0o022:
+        raise CacheRefused(f"cache {folder} is writable by other users (mode {stat.S_IMODE(info.st_mode):o}); "
+                           "remove it or chmod 700 it")
+    if info.st_mode & 0o077:  # readable by others but never writable: nothing foreign got in; close it
+        os.chmod(folder, 0o700)
+    return folder
+
+
+def build_key() -> str:
+    """Hash of the C source, the flags and the machine: the library's name in the cache."""
+    text = SOURCE.read_bytes() + " ".join(FLAGS + [platform.machine(), platform.node()]).encode()
+    return hashlib.sha256(text).hexdigest()[:32]
+
+
+def library_path() -> Path:
+    return _cache_dir() / f"native_{build_key()}.so"
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _build(target: Path) -> None:
+    """Compile into a temporary name, record the library's hash beside it, then move both into
+    place atomically (concurrent processes never load a half-written file)."""
+    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        raise OSError("no C compiler found (set CC or install gcc)")
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        built = Path(tmp) / target.name
+        subprocess.run([compiler, *FLAGS, "-o", str(built), str(SOURCE)], check=True, capture_output=True, text=True)
+        sidecar = Path(tmp) / "hash"
+        sidecar.write_text(_digest(built))
+        sidecar.replace(target.with_suffix(".sha256"))
+        built.replace(target)
+
+
+def _verified(target: Path) -> bool:
+    """True when ``target`` is this user's file, private, and matches the hash recorded at build."""
+    sidecar = target.with_suffix(".sha256")
+    try:
+        infos = [os.lstat(target), os.lstat(sidecar)]
+        recorded = sidecar.read_text().strip()
+    except OSError:
+        return False
+    return (all(stat.S_ISREG(i.st_mode) and i.st_uid == os.getuid() and not i.st_mode & 0o022 for i in infos)
+            and _digest(target) == recorded)
+
+
 @lru_cache(maxsize=None)
 def _library():
-    source = SOURCE.read_bytes()
-    key = hashlib.sha256(source + " ".join(FLAGS + [platform.machine(), platform.node()]).encode())
-    target = _cache_dir() / f"native_{key.hexdigest()[:16]}.so"
+    """The compiled library, or None after a one-line notice (the torch path runs instead)."""
     try:
-        if not target.exists():
-            compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-            if compiler is None:
-                raise OSError("no C compiler found (set CC or install gcc)")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-                built = Path(tmp) / target.name
-                subprocess.run([compiler, *FLAGS, "-o", str(built), str(SOURCE)],
-                               check=True, capture_output=True, text=True)
-                built.replace(target)  # atomic: concurrent processes never load a half-written file
+        target = private_cache_dir() / library_path().name
+        if not _verified(target):  # missing, or not what we built: (re)build it
+            target.unlink(missing_ok=True)
+            _build(target)
+            if not _verified(target):
+                raise CacheRefused(f"{target} changed while it was being built")
         lib = ctypes.CDLL(str(target))
-    except (OSError, subprocess.CalledProcessError) as e:
-        detail = getattr(e, "stderr", None) or str(e)
-        print(f"workbench: compiled fast path unavailable ({detail.strip().splitlines()[-1]}); "
-              "using the plain torch path", file=sys.stderr)
+        for name, (restype, argtypes) in _SIGNATURES.items():
+            for suffix in _SUFFIX.values():
+                fn = getattr(lib, f"{name}_{suffix}")
+                fn.restype, fn.argtypes = restype, argtypes
+    except (OSError, subprocess.CalledProcessError, AttributeError) as e:
+        detail = (getattr(e, "stderr", None) or str(e)).strip().splitlines() or [type(e).__name__]
+        print(f"workbench: compiled fast path unavailable ({detail[-1]}); using the plain torch path",
+              file=sys.stderr)
         return None
-    for name, (restype, argtypes) in _SIGNATURES.items():
-        for suffix in _SUFFIX.values():
-            fn = getattr(lib, f"{name}_{suffix}")
-            fn.restype, fn.argtypes = restype, argtypes
     return lib
 
 

@@ -27,6 +27,8 @@ class NeuralMemory(Block):
     eta = param.Number(0.3, bounds=(0.0, 1.0), doc="momentum of the surprise (past surprise kept)")
     alpha = param.Number(0.0, bounds=(0.0, 1.0), doc="forgetting gate (1: forget everything)")
     seed = param.Integer(0, doc="seed of W_k, W_v and the initial memory")
+    footprint = {"memory": (("d", "x", 2), ("batch", "d", "d", 3), ("batch", "d", "hidden", 6)),
+                 "step": (("batch", "d", "x", 4), ("batch", "d", "d", 8), ("batch", "d", "hidden", 16))}
 
     inputs = {
         "x": Port("value", size=None, required=True, doc="input token/vector (keys and values come from it)"),

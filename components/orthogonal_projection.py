@@ -41,6 +41,8 @@ class OrthogonalProjection(Block):
     n_subspace = param.Integer(10, bounds=(1, None), doc="lateral (subspace) neurons added per task")
     max_tasks = param.Integer(1, bounds=(1, None), doc="groups of lateral neurons (one added per consolidation)")
     seed = param.Integer(0, doc="seed of the small random initial lateral weights")
+    footprint = {"memory": (("batch", "n_subspace", "target_pre", 3), ("batch", "target_pre", 3)),
+                 "step": (("batch", "n_subspace", "target_pre", 8), ("batch", "n_subspace", "n_subspace", "target_pre"))}
 
     inputs = {"teacher": Port("value", size=None, required=True, doc="desired output per postsynaptic neuron")}
     outputs = {"rule": Port("plasticity", size=None, doc="wire to a Projection's plasticity input")}

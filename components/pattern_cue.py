@@ -2,7 +2,7 @@
 import param
 import torch
 
-from .base import Block, Port, Probe
+from .base import Block, Port, Probe, Table
 from .memory_patterns import corrupt, stored_patterns
 
 
@@ -24,11 +24,12 @@ class PatternCue(Block):
     kind = param.Selector(default="bipolar", objects=["bipolar", "sparse"], doc="+-1 patterns or k-of-n binary codes")
     k = param.Integer(10, bounds=(0, None), doc="sparse: active entries per pattern")
     seed = param.Integer(0, doc="seed of the pattern set (match the memory's)")
-    patterns = param.List(default=[], doc="explicit patterns (rows of n values) instead of seeded ones")
+    patterns = Table(default=[], doc="explicit patterns (rows of n values) instead of seeded ones")
     noise = param.Number(0.1, bounds=(0.0, 1.0), doc="fraction of the pattern corrupted in each cue")
     order = param.Selector(default="random", objects=["random", "cycle"], doc="which pattern next")
     t_present = param.Number(1.0, bounds=(0.0, None), doc="how long each cue is held (ms; at least a step)")
     structural = ("noise", "t_present")
+    footprint = {"memory": (("n_patterns", "n", 2),), "build": (("n_patterns", "n", 8),)}
 
     outputs = {
         "cue": Port("value", doc="the corrupted pattern"),

@@ -2,7 +2,7 @@
 import param
 import torch
 
-from .base import Block, Port, Probe
+from .base import Block, Port, Probe, Table
 
 
 class PatternInput(Block):
@@ -21,8 +21,8 @@ class PatternInput(Block):
 
     category = "inputs"
     n = param.Integer(10, bounds=(1, None), doc="number of input channels")
-    patterns = param.List(default=[], doc="patterns: rows of n spike probabilities per step in [0, 1]")
-    targets = param.List(default=[], doc="one row of n_targets values per pattern (optional)")
+    patterns = Table(default=[], values=(0.0, 1.0), doc="patterns: rows of n spike probabilities per step in [0, 1]")
+    targets = Table(default=[], doc="one row of n_targets values per pattern (optional)")
     n_targets = param.Integer(0, bounds=(0, None), doc="width of the target output")
     order = param.Selector(default="cycle", objects=["cycle", "random", "random_k"], doc="which pattern next")
     k = param.Integer(5, bounds=(0, None), doc="random_k: number of active channels")

@@ -4,7 +4,7 @@ import torch
 
 from . import native
 from . import synapses as conn
-from .base import Block, Port, Probe, exp_decay
+from .base import Block, Port, Probe, Table, exp_decay
 
 
 class Projection(Block):
@@ -33,11 +33,13 @@ class Projection(Block):
         None, allow_None=True, bounds=(0.0, None),
         doc="if set, each synapse's delay is drawn uniformly in [delay, delay_max] (ms)",
     )
-    edges = param.List(
-        default=[], doc="edges: rows [pre, post] or [pre, post, weight] or [pre, post, weight, delay_ms]",
+    edges = Table(
+        default=[], widths=(2, 3, 4), index_columns=2,
+        doc="edges: rows [pre, post] or [pre, post, weight] or [pre, post, weight, delay_ms]",
     )
     seed = param.Integer(None, allow_None=True, doc="own seed for connectivity (default: the circuit's)")
     structural = ("p", "weight", "weight_std", "delay", "delay_max")
+    ordered = (("delay", "delay_max"),)
 
     inputs = {
         "spikes": Port("spikes", size=None, required=True, doc="presynaptic spikes"),
@@ -65,6 +67,22 @@ class Projection(Block):
     def derive(self, p, dt):
         return {"decay": exp_decay(dt, p.tau_syn)}
 
+    def n_synapses(self, ctx) -> float:
+        """Expected number of synapses, known before any is drawn."""
+        n_pre, n_post = ctx.sizes.get("spikes", 0), ctx.sizes.get("current", 0)
+        return {"all_to_all": n_pre * n_post, "one_to_one": n_pre, "edges": len(self.edges)}.get(
+            self.connectivity, n_pre * n_post * self.p)
+
+    def cost(self, ctx):
+        out = super().cost(ctx)
+        n_syn = self.n_synapses(ctx)
+        rows = ctx.batch if "plasticity" in ctx.wired else 1
+        delays = [self.delay, self.delay_max or 0.0] + [r[3] for r in self.edges if len(r) == 4]
+        slots = max(delays) / ctx.dt + 1
+        out["memory"] += n_syn * (48 + 8 * rows) + 8 * slots * ctx.batch * ctx.sizes.get("current", 0)
+        out["build"] += 300 * n_syn  # sampling, sorting and indexing, measured at ~0.1-0.3 us a synapse
+        return out
+
     def check(self, ctx):
         n_pre, n_post = ctx.sizes["spikes"], ctx.sizes["current"]
         if self.connectivity == "one_to_one" and n_pre != n_post:
@@ -72,6 +90,8 @@ class Projection(Block):
         for k, row in enumerate(self.edges if self.connectivity == "edges" else []):
             if len(row) not in (2, 3, 4):
                 raise ValueError(f"edge {k} has {len(row)} entries; expected 2, 3 or 4")
+            if len(row) == 4 and row[3] < 0:
+                raise ValueError(f"edge {k} has a negative delay ({row[3]} ms)")
             if not (0 <= row[0] < n_pre and 0 <= row[1] < n_post):
                 raise ValueError(
                     f"edge {k} ({row[0]} -> {row[1]}) is outside the wired sizes {n_pre} pre x {n_post} post"

@@ -26,6 +26,8 @@ class Readout(Block):
     t_present = param.Number(50.0, bounds=(0.0, None), doc="window length (ms): match the input's period")
     tau = param.Number(0.0, bounds=(0.0, None), doc="feature filter time constant (ms); 0: plain counts")
     n_train = param.Integer(500, bounds=(1, None), doc="labelled windows collected before fitting")
+    footprint = {"memory": (("n_train", "batch", "spikes", 2), ("batch", "n_classes", "n_classes"),
+                            ("batch", "spikes", "spikes", 2))}
     structural = ("lam", "t_present", "tau")
 
     inputs = {

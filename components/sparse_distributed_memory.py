@@ -27,6 +27,8 @@ class SparseDistributedMemory(Block):
     k = param.Integer(20, bounds=(1, None), doc="active units per code")
     n_patterns = param.Integer(100, bounds=(0, None), doc="seeded codes stored at the start")
     seed = param.Integer(0, doc="seed of the stored code set")
+    footprint = {"memory": (("batch", "n", "n"), ("n_patterns", "n", 2), ("n", "n")),
+                 "build": (("n", "n", "n_patterns"),), "step": (("batch", "n", "n", 3),)}
 
     inputs = {
         "cue": Port("value", required=True, doc="a (noisy) sparse code"),

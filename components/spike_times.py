@@ -2,7 +2,7 @@
 import param
 import torch
 
-from .base import Block, Port, Probe
+from .base import Block, Port, Probe, Table
 
 
 class SpikeTimes(Block):
@@ -10,7 +10,7 @@ class SpikeTimes(Block):
 
     category = "inputs"
     n = param.Integer(1, bounds=(1, None), doc="number of neurons")
-    spikes = param.List(default=[], doc="rows [neuron, time_ms]")
+    spikes = Table(default=[], widths=(2,), index_columns=1, values=(0.0, 1e12), doc="rows [neuron, time_ms]")
 
     outputs = {"spikes": Port("spikes", doc="1.0 where a listed spike falls in this step")}
     probes = {"spikes": Probe("spikes", "raster", "generated spikes")}

@@ -28,6 +28,8 @@ class STDP(Block):
     modulated = param.Selector(default="both", objects=["both", "depression"],
                                doc="which rate the modulation input scales (depression: NALSM astrocyte)")
 
+    ordered = (("w_min", "w_max"),)
+
     inputs = {
         "post": Port("spikes", size=None, required=True, doc="spikes of the postsynaptic population"),
         "modulation": Port("modulation", size=None, doc="learning-rate factor, one per batch row"),

@@ -123,7 +123,8 @@ def fixed_probability(n_pre: int, n_post: int, p: float, generator: torch.Genera
         expected = int((total - position) * p)
         k = expected + 6 * int(math.sqrt(expected + 1)) + 16
         u = torch.rand(k, generator=generator, dtype=torch.float64)
-        gaps = torch.floor(torch.log1p(-u) / log_q).long() + 1  # >= 1, geometric(p)
+        # >= 1, geometric(p); capped before the integer cast, which a tiny p would overflow
+        gaps = torch.floor(torch.log1p(-u) / log_q).clamp_(max=float(total)).long() + 1
         idx = position + torch.cumsum(gaps, 0)
         chunks.append(idx[idx < total])
         position = int(idx[-1])

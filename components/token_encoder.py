@@ -33,6 +33,7 @@ class TokenEncoder(Block):
 
     category = "inputs"
     text = param.String(DEFAULT_TEXT, doc="text file under assets/")
+    footprint = {"memory": (("vocab", "d"),)}
     vocab = param.Integer(256, bounds=(256, 256), doc="vocabulary size (bytes)")
     d = param.Integer(32, bounds=(1, None), doc="embedding dimension")
     offset = param.Integer(0, bounds=(0, None), doc="first token read")

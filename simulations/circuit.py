@@ -10,17 +10,21 @@ import networkx as nx
 import torch
 
 from components import Block, Context, get_block_type
+from components.base import short
 
 from .errors import (
+    BlockFailure,
     CircuitError,
     MissingInputError,
+    ParameterError,
     PortKindError,
     SizeMismatchError,
     UnknownBlockError,
     UnknownPortError,
 )
+from .limits import check_budget
 
-NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")  # an identifier of at most 100 characters
 
 
 @dataclass(frozen=True)
@@ -67,18 +71,28 @@ class Circuit:
     def add(self, name: str, block: Block | str, position: tuple[float, float] | None = None, **params) -> Block:
         """Add ``block`` (an instance, or a registered type name plus params) under ``name``."""
         if not isinstance(name, str) or not NAME.match(name):
-            raise CircuitError(f"block name {name!r} must be an identifier (letters, digits, _)")
+            raise CircuitError(f"block name {short(name)} must be an identifier (letters, digits, _; at most 100)")
         if name in self.graph:
             raise CircuitError(f"a block named {name!r} already exists")
         if isinstance(block, str):
             try:
-                block = get_block_type(block)(**params)
+                cls = get_block_type(block)
             except KeyError as e:
                 raise UnknownBlockError(e.args[0]) from None
+            unknown = sorted(set(params) - set(cls.user_params()))
+            if unknown:
+                raise ParameterError(f"block {name!r} ({block}) has no parameter(s) {', '.join(unknown)}")
+            try:
+                block = cls(**params)
+            except (ValueError, TypeError) as e:
+                raise ParameterError(f"block {name!r} ({block}): {e}") from None
         elif params:
             raise CircuitError("pass params only with a block type name, not with a block instance")
         if not isinstance(block, Block):
             raise CircuitError(f"{name!r}: expected a Block, got {type(block).__name__}")
+        problems = block.value_problems()
+        if problems:
+            raise ParameterError(f"block {name!r} ({type(block).__name__}): {'; '.join(problems)}")
         self.graph.add_node(name, block=block, position=position)
         return block
 
@@ -212,6 +226,10 @@ class Circuit:
                     raise PortKindError(f"wire {w} joins {src.outputs[w.output].kind} to {dst.inputs[w.input].kind}")
             except CircuitError as e:
                 found.append(e)
+        for name, block in self.blocks.items():
+            values = block.value_problems()
+            if values:
+                found.append(ParameterError(f"{name} ({type(block).__name__}): {'; '.join(values)}"))
         if found:
             return found
         for name, block in self.blocks.items():
@@ -220,10 +238,17 @@ class Circuit:
                     found.append(MissingInputError(
                         f"{name} ({type(block).__name__}) needs its {port_name!r} input wired"
                     ))
+            for port_name, port in block.outputs.items():
+                if port.kind == "plasticity" and not any(w.source == name for w in self.wires):
+                    found.append(MissingInputError(
+                        f"{name} ({type(block).__name__}) is a learning rule: wire its {port_name!r} output "
+                        "to a projection's plasticity input"
+                    ))
         if found:
             return found
         try:
             contexts = self._contexts()
+            check_budget(self.blocks, contexts)  # over the limits: refused before any check allocates
         except CircuitError as e:
             return [e]
         for name, block in self.blocks.items():
@@ -231,6 +256,8 @@ class Circuit:
                 block.check(contexts[name])
             except ValueError as e:
                 found.append(SizeMismatchError(f"{name} ({type(block).__name__}): {e}"))
+            except (LookupError, TypeError, ArithmeticError, RuntimeError) as e:  # a case its check missed
+                found.append(BlockFailure(f"{name} ({type(block).__name__}): cannot be built: {type(e).__name__}: {e}"))
         return found
 
     def validate(self) -> "Circuit":

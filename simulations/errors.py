@@ -29,6 +29,18 @@ class CircuitFileError(CircuitError):
     """A circuit file is malformed, of the wrong type, or written by a newer schema."""
 
 
+class ParameterError(CircuitError):
+    """A parameter value is of the wrong type, out of range, non-finite or contradicts another."""
+
+
+class ResourceLimitError(CircuitError):
+    """Building or running the circuit would take more memory or work than the limits allow."""
+
+
+class BlockFailure(CircuitError):
+    """A block failed in a way its checks did not foresee; the message names the block."""
+
+
 class DivergenceError(RuntimeError):
     """A state variable became NaN or infinite; the run stops and names it."""
 

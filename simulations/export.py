@@ -6,14 +6,21 @@ and per wire, writing only the parameters that differ from the block's defaults,
 reads like something a person wrote and keeps working when a default is tuned. Both compile
 with the same ``dt`` and ``seed`` as the app, so they reproduce the app's spikes exactly.
 No GUI code here: the app and the notebook glue call these functions.
+
+No text from a circuit reaches the generated code unquoted: names and values are written as
+Python literals (``repr`` of plain data only, checked), markdown gets text escaped, and file
+names are reduced to safe characters.
 """
 from __future__ import annotations
 
 import datetime
+import html
 import inspect
 import math
+import re
 
 from .circuit import Circuit
+from .errors import CircuitError
 from .files import FORMAT
 
 DT_MS = 0.1  # the app's step
@@ -22,13 +29,47 @@ SECONDS = 1.0
 
 
 # -- code generation ---------------------------------------------------------------------------
+def _plain(value) -> bool:
+    """Plain data whose repr is a Python literal (no object can pick its own repr)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, (list, tuple)):
+            stack.extend(v)
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif not (v is None or type(v) in (bool, int, float, str)):
+            return False
+    return True
+
+
 def _literal(value) -> str:
     """A Python literal for a parameter value (non-finite floats spelled as float('inf'))."""
     if isinstance(value, float) and not math.isfinite(value):
         return f"float({str(value)!r})"
     if isinstance(value, tuple):
         value = list(value)
+    if not _plain(value):
+        raise CircuitError(f"cannot export a value of type {type(value).__name__}: only plain data is written as code")
     return repr(value)
+
+
+def _md_text(text: str) -> str:
+    """Text shown as itself in markdown: HTML escaped, markdown punctuation backslashed, one line."""
+    text = html.escape(" ".join(str(text).split()), quote=False)
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~>])", r"\\\1", text)
+
+
+def _html_code(text: str) -> str:
+    """Text for inside <code>: HTML escaped, backticks too (no markdown code span opens)."""
+    return html.escape(text).replace("`", "&#96;").replace("\n", " ")
+
+
+def safe_filename(name: str, suffix: str) -> str:
+    """A file name from a circuit name: letters, digits, '-', '_' and '.' only, no leading dot."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name))[:100].lstrip(".") or "circuit"
+    return stem + suffix
 
 
 def changed_params(block) -> dict:
@@ -46,17 +87,17 @@ def changed_params(block) -> dict:
 
 def build_code(circuit: Circuit, var: str = "circuit") -> str:
     """Statements that rebuild ``circuit``: one ``add`` per block, one ``connect`` per wire."""
-    lines = ["from simulations import Circuit, compile", "", f"{var} = Circuit({circuit.name!r})"]
+    lines = ["from simulations import Circuit, compile", "", f"{var} = Circuit({_literal(circuit.name)})"]
     for name, data in circuit.graph.nodes(data=True):
         block = data["block"]
-        args = [repr(name), repr(type(block).__name__)]
+        args = [_literal(name), _literal(type(block).__name__)]
         if data.get("position") is not None:
             x, y = data["position"]
             args.append(f"position=({_literal(x)}, {_literal(y)})")
         args += [f"{k}={_literal(v)}" for k, v in changed_params(block).items()]
         lines.append(f"{var}.add({', '.join(args)})")
     for w in circuit.wires:
-        lines.append(f"{var}.connect({f'{w.source}.{w.output}'!r}, {f'{w.target}.{w.input}'!r})")
+        lines.append(f"{var}.connect({_literal(f'{w.source}.{w.output}')}, {_literal(f'{w.target}.{w.input}')})")
     return "\n".join(lines) + "\n"
 
 
@@ -70,8 +111,8 @@ def _run_code(dt: float, seed: int, seconds: float) -> str:
 
 def to_script(circuit: Circuit, dt: float = DT_MS, seed: int = SEED, seconds: float = SECONDS) -> str:
     """A Python script that rebuilds ``circuit``, runs it and prints each population's spikes."""
-    header = (
-        f'"""Rebuild and run the circuit {circuit.name!r} (exported from the workbench).\n\n'
+    header = (  # the circuit's name appears only as a literal in the code below
+        '"""Rebuild and run a circuit exported from the workbench (its name: see Circuit(...) below).\n\n'
         "Run it from the workbench project (or with the project installed): python this_file.py\n"
         '"""\n'
     )
@@ -99,7 +140,7 @@ def describe(circuit: Circuit) -> str:
     """Markdown: every block (type, doc, non-default parameters) and every wire."""
     rows = ["| block | type | what it is | parameters set |", "|---|---|---|---|"]
     for name, block in circuit.blocks.items():
-        params = ", ".join(f"`{k}={_literal(v)}`" for k, v in changed_params(block).items()
+        params = ", ".join(f"<code>{_html_code(f'{k}={_literal(v)}')}</code>" for k, v in changed_params(block).items()
                            if not (isinstance(v, list) and len(v) > 8)) or "defaults"
         big = [k for k, v in changed_params(block).items() if isinstance(v, list) and len(v) > 8]
         if big:
@@ -146,7 +187,7 @@ def to_notebook(circuit: Circuit, dt: float = DT_MS, seed: int = SEED, seconds: 
 
     when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     intro = (
-        f"# Circuit `{circuit.name}`\n\n"
+        f"# Circuit {_md_text(circuit.name)}\n\n"
         f"Exported from the workbench on {when}: {len(circuit.graph)} blocks, {len(circuit.wires)} wires. "
         "The cells below rebuild the circuit with the Python API, run it for "
         f"{seconds:g} s of biological time (dt = {dt:g} ms, seed {seed}: the same spikes as the app's run), "
@@ -244,11 +285,11 @@ def to_dataframes(sim, row: int = 0) -> dict:
 def export_text(circuit: Circuit, kind: str, **kw) -> tuple[str, str]:
     """(file name, text) of an export: ``kind`` is "json", "script" or "notebook"."""
     if kind == "json":
-        return f"{circuit.name}.json", circuit.to_json()
+        return safe_filename(circuit.name, ".json"), circuit.to_json()
     if kind == "script":
-        return f"{circuit.name}.py", to_script(circuit, **kw)
+        return safe_filename(circuit.name, ".py"), to_script(circuit, **kw)
     if kind == "notebook":
-        return f"{circuit.name}.ipynb", notebook_text(circuit, **kw)
+        return safe_filename(circuit.name, ".ipynb"), notebook_text(circuit, **kw)
     raise ValueError(f"unknown export {kind!r}; expected json, script or notebook")
 
 

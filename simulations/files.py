@@ -1,19 +1,40 @@
 """Circuit files: plain JSON with a schema version. Nothing in a file is ever executed (no
-pickle); every value goes through the blocks' param validation on load."""
+pickle); every value goes through the blocks' param validation on load. A file is refused,
+with a CircuitFileError, when it is larger than ``WORKBENCH_MAX_FILE_BYTES`` (default 64 MB)
+or nested deeper than ``MAX_DEPTH``."""
 from __future__ import annotations
 
 import json
 import math
+import os
 
 import param
 
 from components import get_block_type
+from components.base import short
 
 from .circuit import Circuit, CircuitError
 from .errors import CircuitFileError, UnknownBlockError
 
 FORMAT = "workbench-circuit"
 SCHEMA_VERSION = 1
+MAX_DEPTH = 16  # a circuit file needs 5 (document, blocks, block, params, table row)
+MAX_NAME = 200  # characters of a circuit name
+
+
+def max_file_bytes() -> int:
+    return int(float(os.environ.get("WORKBENCH_MAX_FILE_BYTES", 64 * 2 ** 20)))
+
+
+def _check_depth(doc) -> None:
+    """Refuse documents nested deeper than MAX_DEPTH (iteratively: no recursion to exhaust)."""
+    stack = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (list, dict)):
+            if depth > MAX_DEPTH:
+                raise CircuitFileError(f"the file is nested more than {MAX_DEPTH} levels deep; not a circuit file")
+            stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
 
 
 def _jsonable(value):
@@ -50,16 +71,20 @@ def _expect(value, kind, where: str):
 def circuit_from_dict(doc) -> Circuit:
     _expect(doc, dict, "the file's top level")
     if doc.get("format") != FORMAT:
-        raise CircuitFileError(f"not a circuit file: 'format' is {doc.get('format')!r}, expected {FORMAT!r}")
+        raise CircuitFileError(f"not a circuit file: 'format' is {short(doc.get('format'))}, expected {FORMAT!r}")
+    _check_depth(doc)
     version = doc.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise CircuitFileError(f"'version' should be an integer, got {version!r}")
+        raise CircuitFileError(f"'version' should be an integer, got {short(version)}")
     if version > SCHEMA_VERSION:
         raise CircuitFileError(
             f"this file uses circuit schema version {version}, newer than this workbench reads "
             f"(up to {SCHEMA_VERSION}); update the workbench to open it"
         )
-    circuit = Circuit(str(doc.get("name", "circuit")))
+    name = _expect(doc.get("name", "circuit"), str, "'name'")
+    if len(name) > MAX_NAME:
+        raise CircuitFileError(f"'name' has {len(name)} characters; at most {MAX_NAME}")
+    circuit = Circuit(name)
     for k, entry in enumerate(_expect(doc.get("blocks"), list, "'blocks'")):
         where = f"blocks[{k}]"
         _expect(entry, dict, where)
@@ -69,10 +94,10 @@ def circuit_from_dict(doc) -> Circuit:
         try:
             cls = get_block_type(type_name)
         except KeyError as e:
-            raise UnknownBlockError(f"block {name!r}: {e.args[0]}") from None
+            raise UnknownBlockError(f"block {short(name)}: {e.args[0]}") from None
         unknown = sorted(set(params) - set(cls.user_params()))
         if unknown:
-            raise CircuitFileError(f"block {name!r} ({type_name}) has no parameter(s) {', '.join(unknown)}")
+            raise CircuitFileError(f"block {short(name)} ({type_name}) has no parameter(s) {', '.join(unknown)[:200]}")
         values = {}
         for key, value in params.items():
             if isinstance(cls.param[key], param.Number) and isinstance(value, str):
@@ -81,16 +106,14 @@ def circuit_from_dict(doc) -> Circuit:
                 except ValueError:
                     pass
             values[key] = value
-        try:
-            block = cls(**values)
-        except (ValueError, TypeError) as e:
-            raise CircuitFileError(f"block {name!r} ({type_name}): {e}") from None
         position = entry.get("position")
         if position is not None:
-            if not (isinstance(position, list) and len(position) == 2 and all(isinstance(v, (int, float)) for v in position)):
-                raise CircuitFileError(f"{where}.position should be [x, y], got {position!r}")
+            if not (isinstance(position, list) and len(position) == 2
+                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                            and abs(v) < 1e9 for v in position)):
+                raise CircuitFileError(f"{where}.position should be [x, y] (finite numbers), got {short(position)}")
             position = tuple(position)
-        circuit.add(name, block, position)
+        circuit.add(name, type_name, position, **values)
     for k, entry in enumerate(_expect(doc.get("wires", []), list, "'wires'")):
         _expect(entry, dict, f"wires[{k}]")
         source = _expect(entry.get("source"), str, f"wires[{k}].source")
@@ -103,6 +126,11 @@ def circuit_from_dict(doc) -> Circuit:
 
 
 def circuit_from_json(text) -> Circuit:
+    if not isinstance(text, (str, bytes)):
+        raise CircuitFileError(f"expected the file's text, got {type(text).__name__}")
+    if len(text) > max_file_bytes():
+        raise CircuitFileError(f"the file is {len(text) / 2 ** 20:.1f} MB, over the limit of "
+                               f"{max_file_bytes() / 2 ** 20:.1f} MB (WORKBENCH_MAX_FILE_BYTES)")
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -112,4 +140,8 @@ def circuit_from_json(text) -> Circuit:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise CircuitFileError(f"the file is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
+    except RecursionError:
+        raise CircuitFileError("the file is nested too deeply to be a circuit file") from None
+    except ValueError as e:  # e.g. an integer with more digits than Python converts
+        raise CircuitFileError(f"the file holds a value that cannot be read: {e}") from None
     return circuit_from_dict(doc)

@@ -14,14 +14,21 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
+import param
 import torch
 
 from components import Block, Context, Params
+from components.base import short
 
 from . import fused
 from .circuit import Circuit, Wire
-from .errors import CircuitError, DivergenceError
+from .errors import BlockFailure, CircuitError, DivergenceError, ParameterError, ResourceLimitError
+from .limits import check_budget, max_memory, recorder_bytes
 from .probes import SampleRecorder, SpikeRecorder, default_recorder
+
+# What a block's own code may raise on inputs its checks did not foresee; turned into a
+# BlockFailure naming the block (the user's error, not a crash).
+_BLOCK_ERRORS = (LookupError, TypeError, ValueError, ArithmeticError, RuntimeError, MemoryError)
 
 
 @dataclass
@@ -77,12 +84,14 @@ class Simulator:
                  device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
                  variants: dict[str, Sequence] | None = None, record: str | Sequence[str] = "default",
                  check_every: int = 1000):
-        if dt <= 0:
-            raise ValueError(f"dt must be positive, got {dt}")
+        if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not 0 < dt < 1e6:
+            raise ParameterError(f"dt must be a positive number of ms, got {dt!r}")
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ParameterError(f"batch must be a positive integer, got {batch!r}")
         variants = dict(variants or {})
         for key, values in variants.items():
             if len(values) != batch:
-                raise ValueError(f"variant {key!r} has {len(values)} values but batch is {batch}")
+                raise ParameterError(f"variant {key!r} has {len(values)} values but batch is {batch}")
         circuit.validate()
         self.circuit = circuit.copy()  # frozen: later edits to the document need a new compile
         self.dt, self.batch, self.seed = float(dt), int(batch), int(seed)
@@ -100,12 +109,16 @@ class Simulator:
                     for p in block.live_params()}
             latent = frozenset(k for k, port in block.outputs.items() if port.latent)
             self.nodes[name] = _Node(name, block, ctx, live, latent=latent)
+        self.memory_estimate = check_budget({n: node.block for n, node in self.nodes.items()},
+                                            {n: node.ctx for n, node in self.nodes.items()})
+        self.skipped_probes: list[str] = []  # default probes left unrecorded: too big for the memory limit
         for w in self.circuit.wires:
             if _is_rule_wire(self.circuit, w):
                 self.nodes[w.source].target = w.target
             else:
                 self.nodes[w.target].sources.setdefault(w.input, []).append((w.source, w.output))
         self._ordered = [self.nodes[name] for name in self.order]
+        self._checked = [(node.name, port) for node in self._ordered for port in node.checked]
         for key, values in variants.items():
             name, pname = self._split_param(key)
             self._set_live(name, pname, values)
@@ -123,8 +136,14 @@ class Simulator:
         self._state_handed_out = False
         self.outputs: dict[tuple[str, str], torch.Tensor] = {}
         for node in self.nodes.values():
-            node.params = self._derive(node)
-            node.state = node.block.init_state(node.ctx, node.params)
+            try:
+                node.params = self._derive(node)
+                node.state = node.block.init_state(node.ctx, node.params)
+            except CircuitError:
+                raise
+            except _BLOCK_ERRORS as e:
+                raise BlockFailure(f"{node.name} ({type(node.block).__name__}) cannot be built: "
+                                   f"{type(e).__name__}: {e}") from e
             for port_name, port in node.block.outputs.items():
                 if port.kind != "plasticity":
                     width = node.ctx.sizes[port_name]
@@ -149,7 +168,12 @@ class Simulator:
         return self.step(int(round(seconds * 1000.0 / self.dt)))
 
     def step(self, n: int = 1) -> "Simulator":
-        """Advance n steps. Raises DivergenceError (and stays paused) if a state went non-finite."""
+        """Advance n steps. Raises DivergenceError (and stays paused) if a state went non-finite:
+        value outputs are checked after every step (after every compiled run of many steps), all
+        state every ``check_every`` steps, so the error names where the divergence began."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ParameterError(f"the number of steps must be a whole number >= 0, got {n!r}")
+        n = int(n)
         if self.diverged is not None:
             raise self.diverged
         if self._state_handed_out:  # state edited from outside: check it before using it
@@ -160,37 +184,52 @@ class Simulator:
             done = program.run(min(n, self.check_every - self.t % self.check_every))
             self.t += done
             n -= done
-            if self.t % self.check_every == 0:
-                self._check_finite()
+            self._check_finite()
         for _ in range(n):
             self._step_once()
-            if self.t % self.check_every == 0:
-                self._check_finite()
+            self._check_finite()
         return self
 
     def _step_once(self) -> None:
         outputs, published_later, t = self.outputs, {}, self.t
-        for node in self._ordered:
-            node.ctx.t = t
-            inputs = {}
-            for port, sources in node.sources.items():
-                value = outputs[sources[0]]
-                for src in sources[1:]:
-                    value = value + outputs[src]
-                inputs[port] = value
-            if node.target is not None:
-                inputs["target"] = self.nodes[node.target].state
-            for port, value in node.step(node.ctx, node.params, node.state, inputs).items():
-                (published_later if port in node.latent else outputs)[(node.name, port)] = value
+        try:
+            for node in self._ordered:
+                node.ctx.t = t
+                inputs = {}
+                for port, sources in node.sources.items():
+                    value = outputs[sources[0]]
+                    for src in sources[1:]:
+                        value = value + outputs[src]
+                    inputs[port] = value
+                if node.target is not None:
+                    inputs["target"] = self.nodes[node.target].state
+                for port, value in node.step(node.ctx, node.params, node.state, inputs).items():
+                    (published_later if port in node.latent else outputs)[(node.name, port)] = value
+        except _BLOCK_ERRORS as e:
+            if isinstance(e, (CircuitError, DivergenceError)):
+                raise
+            self.diverged = BlockFailure(f"{node.name} ({type(node.block).__name__}) failed at step {t}: "
+                                         f"{type(e).__name__}: {e}; the run is paused")
+            raise self.diverged from e
         outputs.update(published_later)
         for rec, node, source in self._recording:
             rec.record(t, node.state[source] if source in node.state else outputs[(node.name, source)])
         self.t += 1
 
+    def _outputs_finite(self) -> bool:
+        """One cheap test of every value output (spikes cannot be NaN): a sum is NaN or
+        infinite when any term is (or, rarely, when it overflows: then the exact scan runs)."""
+        if not self._checked:
+            return True
+        return bool(torch.isfinite(torch.cat([self.outputs[key].reshape(-1) for key in self._checked]).sum()))
+
     def _check_finite(self, full: bool = False) -> None:
-        """Value outputs every ``check_every`` steps (cheap; spikes cannot be NaN), all state
-        every 100 checks. The error names the state variable that went bad where one did."""
-        full = full or self.t % (100 * self.check_every) == 0
+        """Value outputs after every step, all state every ``check_every`` steps. The first
+        block in step order whose outputs went bad is blamed, naming its state variable that
+        went bad where one did (a weight), else the output."""
+        full = full or self.t % self.check_every == 0
+        if not full and self._outputs_finite():
+            return
         for node in self._ordered:
             outputs = {port: self.outputs[(node.name, port)] for port in node.checked}
             if full or not all(_finite(v) for v in outputs.values()):
@@ -219,11 +258,31 @@ class Simulator:
             raise CircuitError(
                 f"{name}.{pname} shapes the circuit's structure; change it in the circuit and compile again"
             )
-        values = list(value) if isinstance(value, (Sequence, np.ndarray, torch.Tensor)) else [value] * self.batch
+        if isinstance(value, (np.ndarray, torch.Tensor)):
+            value = value.tolist()
+        values = list(value) if isinstance(value, (list, tuple)) else [value] * self.batch
         if len(values) != self.batch:
-            raise ValueError(f"{name}.{pname}: got {len(values)} values for a batch of {self.batch}")
-        for v in values:  # the param's own bounds check and message; block is our frozen copy
-            setattr(block, pname, float(v))
+            raise ParameterError(f"{name}.{pname}: got {len(values)} values for a batch of {self.batch}")
+        if isinstance(block.param[pname], param.Number):
+            values = [v.item() if isinstance(v, np.generic) else v for v in values]
+        for v in values:  # the declared checks (type, bounds, finite); block is our frozen copy
+            problems = block.value_problems({pname: v}, pairs=False)
+            if problems:
+                raise ParameterError(f"{name} ({type(block).__name__}): {'; '.join(problems)}")
+            try:
+                setattr(block, pname, float(v))
+            except ValueError as e:
+                raise ParameterError(f"{name} ({type(block).__name__}): {e}") from None
+        rows = torch.tensor([[float(v)] for v in values], dtype=torch.float64)
+        for low, high in block.ordered:  # the declared pairs, in order in every batch row
+            if pname in (low, high):
+                other = high if pname == low else low
+                theirs = node.live[other].double().cpu() if other in node.live else torch.tensor(float(getattr(block, other)))
+                lo, hi = (rows, theirs) if pname == low else (theirs, rows)
+                if bool((lo > hi).any()):
+                    raise ParameterError(f"{name} ({type(block).__name__}): {low} would be more than {high} "
+                                         f"({short(values if pname == low else theirs.flatten().tolist())} > "
+                                         f"{short(theirs.flatten().tolist() if pname == low else values)})")
         node.live[pname] = torch.tensor([[float(v)] for v in values], dtype=self.dtype, device=self.device)
 
     def set_param(self, block: str, name: str, value) -> None:
@@ -266,7 +325,15 @@ class Simulator:
         paths = self.probe_paths()
         if path not in paths:
             raise CircuitError(f"no probe {path!r}; probes: {', '.join(paths)}")
-        self.recorders[path] = recorder or default_recorder(paths[path], tuple(self.probe_value(path).shape))
+        value = self.probe_value(path)
+        recorder = recorder or default_recorder(paths[path], tuple(value.shape))
+        others = sum(recorder_bytes(r, self.probe_value(p)) for p, r in self.recorders.items() if p != path)
+        needed = recorder_bytes(recorder, value)
+        if self.memory_estimate + others + needed > max_memory():
+            raise ResourceLimitError(
+                f"recording {path} would take {needed / 2 ** 20:.1f} MiB, over the memory limit with the circuit's "
+                f"{(self.memory_estimate + others) / 2 ** 20:.1f} MiB; record fewer probes or raise WORKBENCH_MAX_MEMORY")
+        self.recorders[path] = recorder
         self._recording = [(rec, self.nodes[p.partition(".")[0]], self._probe_source(p)) for p, rec in self.recorders.items()]
 
     def _default_recorders(self, request) -> None:
@@ -278,7 +345,12 @@ class Simulator:
         else:
             chosen = list(request)
         for path in chosen:
-            self.record(path)
+            try:
+                self.record(path)
+            except ResourceLimitError:
+                if request != "default":
+                    raise
+                self.skipped_probes.append(path)  # a big heatmap left out rather than the run refused
 
     def recorder(self, path: str):
         if path not in self.recorders:

@@ -47,10 +47,10 @@ def test_script_runs_and_reproduces_the_app_run(tmp_path):
     assert printed == expected and expected["exc"] > 0
 
 
-def test_non_finite_and_list_values_survive_the_script():
+def test_extreme_and_list_values_survive_the_script():
     c = Circuit("odd")
     c.add("src", "SpikeTimes", n=3, spikes=[[0, 1.0], [2, 3.5]])
-    c.add("lif", "LIFPopulation", n=2, v_th=float("inf"))
+    c.add("lif", "LIFPopulation", n=2, v_th=1e30)  # non-finite values are refused on add
     c.add("p", "Projection", connectivity="edges", edges=[[0, 1, 2.5], [2, 0, -1.0]])
     c.connect("src.spikes", "p.spikes")
     c.connect("p.current", "lif.current")

@@ -77,8 +77,8 @@ def test_runner_steps_in_background_pauses_and_reports_divergence():
         time.sleep(0.3)
         assert runner.sim.t == t + 7
         c = demo_circuit()
-        c.block("ee").weight = 1e38
-        c.block("exc").R = 1e38
+        c.block("ee").weight = 1e30  # the largest magnitude a parameter takes; their product overflows
+        c.block("exc").R = 1e30
         runner.load(compile(c))
         runner.run()
         deadline = time.monotonic() + 10
