@@ -320,6 +320,7 @@ class Trainer:
         self.history = History()
         self._x = None
         self._checked_grads = False
+        self.soft = False  # True: smooth spikes forward too (finite-difference checks only)
 
     # -- set-up ----------------------------------------------------------------------------------
     def _surrogates(self, choice, slope) -> dict[str, tuple[str, float]]:
@@ -345,7 +346,7 @@ class Trainer:
             step = _projection_step if type(node.block).step is Projection.step else node.step
 
             def stepped(ctx, p, state, inputs, step=step, mode=self.modes[name]):
-                with surrogate_mode(*mode):
+                with surrogate_mode(*mode, soft=self.soft):
                     return step(ctx, p, state, inputs)
             node.step = stepped
 
