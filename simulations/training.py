@@ -470,11 +470,12 @@ class Trainer:
                     count += len(idx)
                 if on_batch is not None and on_batch(k + 1, len(batches), loss) is False:
                     break
-        h = self.history
+        seconds = time.perf_counter() - start
+        test_loss, test_acc = self.evaluate(test_data) if test_data is not None else (None, None)
+        h = self.history  # test_accuracy last: a reader in another thread checks its length
         h.loss.append(float(np.mean(losses)))
         h.accuracy.append(correct / count if count else None)
-        h.seconds.append(time.perf_counter() - start)
-        test_loss, test_acc = self.evaluate(test_data) if test_data is not None else (None, None)
+        h.seconds.append(seconds)
         h.test_loss.append(test_loss)
         h.test_accuracy.append(test_acc)
         return h
