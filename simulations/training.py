@@ -15,7 +15,6 @@ the compiled fast path with the spikes training saw (tests/test_training.py).
 """
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -145,7 +144,7 @@ class _ProjectionWeights:
     """Every synapse's weight of a projection."""
 
     def __init__(self, name, sim):
-        self.key, self.name = f"{name}.weights", name
+        self.key, self.name, self.dt = f"{name}.weights", name, sim.dt
         syn = sim.nodes[name].state["synapses"]
         self.tensor = syn.w[:1].detach().clone().requires_grad_(True)
         self.synapses = syn
@@ -169,8 +168,7 @@ class _ProjectionWeights:
         old = {"connectivity": block.connectivity, "edges": list(block.edges)}
         rows = [[int(i), int(j), float(w)] for i, j, w in zip(syn.pre.tolist(), syn.post.tolist(), self.value().tolist())]
         if syn.delay is not None:
-            dt = self._dt
-            rows = [r + [d * dt] for r, d in zip(rows, syn.delay.tolist())]
+            rows = [r + [d * self.dt] for r, d in zip(rows, syn.delay.tolist())]
         block.edges, block.connectivity = rows, "edges"
         return old
 
@@ -256,12 +254,12 @@ def _as_data(data, dtype, device):
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         raise ValueError("data should be a pair (inputs, targets): inputs (samples, steps, width)")
     x, y = data
-    x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).to(device, dtype)
+    x = torch.as_tensor(x).to(device, dtype)
     if x.dim() != 3:
         raise ValueError(f"inputs should have shape (samples, steps, width), got {tuple(x.shape)}")
-    if y is not None:
-        y = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y).to(device)
-        y = y if y.dtype in (torch.int64, torch.int32) else y.to(dtype)
+    if y is not None:  # class labels stay integers, target traces take the training dtype
+        y = torch.as_tensor(y).to(device)
+        y = y.long() if not y.is_floating_point() else y.to(dtype)
         if len(y) != len(x):
             raise ValueError(f"{len(x)} inputs but {len(y)} targets")
     return x, y
@@ -276,12 +274,14 @@ class Trainer:
     ``{block: name or (name, slope)}``; ``slope`` is in 1/(units of v - v_th), i.e. 1/mV.
     ``tbptt``: steps per truncated-BPTT chunk (gradients stop at chunk borders; one optimiser
     step per minibatch); None back-propagates through the whole sample. ``lr`` is one rate
-    or a dict by trainable name (time constants in ms usually want larger steps than weights).
+    or a dict by trainable name (time constants in ms usually want larger steps than weights);
+    every epoch multiplies the rates by ``lr_decay``.
     """
 
     def __init__(self, circuit: Circuit, input: str, loss: Loss | Sequence[Loss], trainable: Sequence[str] | None = None,
                  surrogate: str | dict = "fast_sigmoid", slope: float = 1.0, optimiser: str = "adam",
-                 lr: float | dict = 1e-3, batch_size: int = 32, tbptt: int | None = None, dt: float = 1.0,
+                 lr: float | dict = 1e-3, lr_decay: float = 1.0, batch_size: int = 32, tbptt: int | None = None,
+                 dt: float = 1.0,
                  seed: int = 0, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32):
         self.circuit = circuit
         self.losses = [loss] if isinstance(loss, Loss) else list(loss)
@@ -304,7 +304,6 @@ class Trainer:
         self.sim = Simulator(circuit, dt=self.dt, batch=self.batch_size, seed=self.seed, device=self.device,
                              dtype=dtype, record="none")
         for ls in self.losses:
-            name, _, probe = ls.probe.partition(".")
             if ls.probe not in self.sim.probe_paths():
                 raise CircuitError(f"loss on {ls.probe!r}: no such probe; probes: {', '.join(self.sim.probe_paths())}")
         self.modes = self._surrogates(surrogate, slope)
@@ -317,6 +316,7 @@ class Trainer:
         if optimiser not in OPTIMISERS:
             raise ValueError(f"unknown optimiser {optimiser!r}; expected one of {sorted(OPTIMISERS)}")
         self.optimiser = OPTIMISERS[optimiser](groups)
+        self.schedule = torch.optim.lr_scheduler.ExponentialLR(self.optimiser, gamma=float(lr_decay))
         self.history = History()
         self._x = None
         self._checked_grads = False
@@ -367,7 +367,6 @@ class Trainer:
                 raise CircuitError(f"{key}: {name} is the input, replaced by the data")
             if pname == "weights" and isinstance(block, Projection):
                 found.append(_ProjectionWeights(name, self.sim))
-                found[-1]._dt = self.dt
             elif pname == "weights":
                 found.append(_ElmWeights(name, self.sim))
             else:
@@ -470,6 +469,7 @@ class Trainer:
                     count += len(idx)
                 if on_batch is not None and on_batch(k + 1, len(batches), loss) is False:
                     break
+        self.schedule.step()
         seconds = time.perf_counter() - start
         test_loss, test_acc = self.evaluate(test_data) if test_data is not None else (None, None)
         h = self.history  # test_accuracy last: a reader in another thread checks its length
@@ -539,7 +539,7 @@ def train(circuit: Circuit, data, loss, *, input: str, epochs: int = 10, test_da
           callback: Callable[[History], bool | None] | None = None, **options) -> History:
     """Train ``circuit`` on ``data`` = (inputs (samples, steps, width), targets) and write the
     trained values back into it. ``options`` go to ``Trainer`` (trainable, surrogate, slope,
-    optimiser, lr, batch_size, tbptt, dt, seed, device, dtype). ``callback(history)`` runs
+    optimiser, lr, lr_decay, batch_size, tbptt, dt, seed, device, dtype). ``callback(history)`` runs
     after each epoch; returning False stops early. Returns the per-epoch history."""
     trainer = Trainer(circuit, input, loss, **options)
     for _ in range(int(epochs)):

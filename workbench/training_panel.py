@@ -9,7 +9,6 @@ the "Write into circuit" button touches the document.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 import panel as pn
