@@ -20,7 +20,7 @@ def _split(n: int, test_fraction: float, seed: int) -> tuple[torch.Tensor, torch
     return order[n_test:], order[:n_test]
 
 
-def digits(steps: int = 25, max_prob: float = 0.5, test_fraction: float = 0.2, seed: int = 0):
+def digits(steps: int = 25, max_prob: float = 1.0, test_fraction: float = 0.2, seed: int = 0):
     """(train, test) pairs of (spikes (samples, steps, 64) float32, labels (samples,) int64).
 
     Pixel intensity 0..16 sets the chance ``max_prob * intensity / 16`` of a spike per step.
