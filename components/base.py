@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 import numbers
 import reprlib
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -179,7 +181,48 @@ def exp_decay(dt: float, tau: torch.Tensor) -> torch.Tensor:
     """``exp(-dt/tau)`` per element, computed in float64 by the C library (as Brian2 does), so
     a decay factor is bit-identical on every device and batch layout."""
     values = [math.exp(-dt / t) for t in tau.flatten().tolist()]
-    return torch.tensor(values, dtype=tau.dtype, device=tau.device).reshape(tau.shape)
+    decay = torch.tensor(values, dtype=tau.dtype, device=tau.device).reshape(tau.shape)
+    if tau.requires_grad:  # training a time constant: same value, exact gradient
+        exact = torch.exp(-dt / tau)
+        decay = decay + (exact - exact.detach())
+    return decay
+
+
+# -- the spike nonlinearity ----------------------------------------------------------------------
+# Surrogates: smooth steps from 0 to 1 (value 0.5 at x = 0) whose derivative stands in for the
+# Heaviside's in training; ``slope`` is in 1/(units of x), e.g. 1/mV for a membrane.
+SURROGATES = {
+    "fast_sigmoid": lambda x, k: 0.5 + 0.5 * (k * x) / (1 + (k * x).abs()),  # d/dx = (k/2) / (1 + k|x|)^2
+    "arctan": lambda x, k: 0.5 + torch.atan(0.5 * math.pi * k * x) / math.pi,  # d/dx = (k/2) / (1 + (pi k x/2)^2)
+}
+_SPIKE_MODE: ContextVar[tuple | None] = ContextVar("spike_mode", default=None)
+
+
+@contextmanager
+def surrogate(name: str = "fast_sigmoid", slope: float = 1.0, soft: bool = False):
+    """Within this context ``spike`` back-propagates through surrogate ``name``. Forward values
+    stay exact Heaviside steps, so training sees the spikes inference sees; ``soft=True`` also
+    makes the forward value the smooth step (only for checking gradients by finite differences)."""
+    if name not in SURROGATES:
+        raise ValueError(f"unknown surrogate {name!r}; expected one of {sorted(SURROGATES)}")
+    token = _SPIKE_MODE.set((SURROGATES[name], float(slope), soft))
+    try:
+        yield
+    finally:
+        _SPIKE_MODE.reset(token)
+
+
+def spike(x: torch.Tensor) -> torch.Tensor:
+    """1.0 where ``x >= 0`` else 0.0 (x is e.g. ``v - v_th``): the one place a neuron decides
+    to fire, so that training can give the step a surrogate gradient (see ``surrogate``)."""
+    mode = _SPIKE_MODE.get()
+    if mode is None or not (x.requires_grad or mode[2]):
+        return (x >= 0).to(x.dtype)
+    smooth_step, slope, soft = mode
+    smooth = smooth_step(x, slope)
+    if soft:
+        return smooth
+    return (x >= 0).to(x.dtype) + (smooth - smooth.detach())  # exact step forward, smooth backward
 
 
 REGISTRY: dict[str, type[Block]] = {}

@@ -3,7 +3,7 @@ import param
 import torch
 
 from . import native
-from .base import Block, Port, Probe, exp_decay
+from .base import Block, Port, Probe, exp_decay, spike
 
 
 class LIFPopulation(Block):
@@ -74,14 +74,15 @@ class LIFPopulation(Block):
 
     def integrate(self, p, state, current, threshold) -> torch.Tensor:
         """The torch membrane update (also used by variants with their own threshold);
-        updates v and the refractory countdown in ``state`` and returns where spikes fell."""
+        updates v and the refractory countdown in ``state`` and returns the spikes (0.0 or 1.0)."""
         v, countdown = state["v"], state["refractory"]
         countdown.sub_(1).clamp_(min=0)
         active = countdown == 0
         drive = 0.0 if current is None else p.R * current
         v_free = p.E_L + ((drive + p.decay * v) + p.decay * (-p.E_L - drive))
         v = torch.where(active, v_free, v)
-        spiked = (v >= threshold) & active
+        s = spike(v - threshold) * active  # 0/1, with a surrogate gradient while training
+        spiked = s > 0.5
         state["v"] = torch.where(spiked, p.v_reset, v)
         state["refractory"] = torch.where(spiked, p.ref_steps, countdown)
-        return spiked
+        return s

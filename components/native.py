@@ -18,6 +18,8 @@ import stat
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 
@@ -158,9 +160,23 @@ def _library():
     return lib
 
 
+_TORCH_ONLY = ContextVar("torch_only", default=False)
+
+
+@contextmanager
+def torch_path():
+    """Run blocks on their torch code within this context (this thread only): training needs
+    autograd, which the compiled kernels do not record."""
+    token = _TORCH_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _TORCH_ONLY.reset(token)
+
+
 def kernel(name: str, device: torch.device, dtype: torch.dtype):
     """The compiled ``name`` kernel for this device and dtype, or None (use the torch path)."""
-    return _kernel(name, device.type, dtype) if ENABLED else None
+    return _kernel(name, device.type, dtype) if ENABLED and not _TORCH_ONLY.get() else None
 
 
 @lru_cache(maxsize=None)

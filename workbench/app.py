@@ -27,6 +27,7 @@ from .gallery import DemoPanel, Gallery
 from .inspector import Inspector
 from .runner import Runner
 from .sweep_panel import SweepPanel
+from .training_panel import TrainingPanel
 from .views import Dashboard
 
 DEMO = Path(__file__).resolve().parent.parent / "assets" / "demos" / "stdp_demo.json"
@@ -80,6 +81,8 @@ class Workbench:
         self.link.param.watch(self._acked, "ack")
         self.link.param.watch(self._got_browser_id, "browser_id")
         self._build_controls()
+        self.training = TrainingPanel(lambda: self.circuit, self.load_circuit,
+                                      lambda: (self.editor.refresh(), self._changed("structure")), self.notify)
         self.gallery = Gallery(self.open_demo)
         self.demo_area = pn.Column(sizing_mode="stretch_width")
         self.views = pn.Column(sizing_mode="stretch_width")
@@ -133,7 +136,7 @@ class Workbench:
                             styles={"overflow-y": "auto"}, css_classes=["wb-sidebar"])
         main = pn.Column(self.message, self.gallery.panel, self.demo_area, pn.Column(self.editor.flow, height=430, sizing_mode="stretch_width",
                                                  css_classes=["wb-canvas"]),
-                         self.probe_choice, self.views, sizing_mode="stretch_width")
+                         self.probe_choice, self.views, self.training.panel, sizing_mode="stretch_width")
         return pn.Column(pn.pane.HTML(f"<style>{CSS}</style>", width=0, height=0, margin=0), toolbar,
                          pn.Row(sidebar, main, sizing_mode="stretch_width"), sizing_mode="stretch_width")
 
@@ -360,6 +363,7 @@ class Workbench:
 
     def close(self) -> None:
         self.runner.close()
+        self.training.close()
 
 
 def create_app():
