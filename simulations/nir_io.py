@@ -74,6 +74,7 @@ SHORTEST_TAU_SYN = 0.01  # ms: the Projection's lower bound, the stand-in for a 
 EXPRESSIBLE = ("LIFPopulation", "Projection")
 STEPS = ("euler", "exact")
 BYTES_PER_SYNAPSE = 400  # an edge row [pre, post, w] in the circuit document, plus its compiled copy
+MAX_SYNAPSES = 2_000_000  # work bound: import and compile take about 10 us per synapse here
 
 
 class NIRError(CircuitError):
@@ -89,6 +90,12 @@ def memory_limit() -> int:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
     except (ValueError, OSError, AttributeError):
         return 4 << 30
+
+
+def synapse_limit() -> int:
+    """Synapses a NIR import may create: ``$WORKBENCH_MAX_SYNAPSES`` or ``MAX_SYNAPSES``."""
+    env = os.environ.get("WORKBENCH_MAX_SYNAPSES")
+    return int(float(env)) if env else MAX_SYNAPSES
 
 
 def _gib(n: float) -> str:
@@ -409,17 +416,19 @@ def _same(a: float, b) -> bool:
 
 
 def from_nir(graph, dt: float | None = None, name: str | None = None, step: str = "euler",
-             max_bytes: int | None = None) -> Circuit:
+             max_bytes: int | None = None, max_synapses: int | None = None) -> Circuit:
     """A Circuit from a ``nir.NIRGraph`` (or a path to a ``.nir`` file).
 
     ``dt`` (ms; default: the dt a workbench export recorded, else 0.1 ms, snnTorch's step) and
     ``step`` say how the graph's peer steps it (see the module docstring); run the circuit at
     that ``dt``. Raises NIRError naming every node this mapping cannot express, or the field
-    that is malformed; ``max_bytes`` bounds the memory an import may plan to use.
+    that is malformed; ``max_bytes`` and ``max_synapses`` bound the memory and work an import
+    may plan (defaults: ``memory_limit()``, ``synapse_limit()``).
     """
     import nir
 
     max_bytes = memory_limit() if max_bytes is None else int(max_bytes)
+    max_synapses = synapse_limit() if max_synapses is None else int(max_synapses)
     if isinstance(graph, (str, Path)):
         graph = _read(Path(graph), max_bytes)
     if not isinstance(graph, nir.NIRGraph):
@@ -429,12 +438,12 @@ def from_nir(graph, dt: float | None = None, name: str | None = None, step: str 
         dt = gmeta["dt_ms"] if isinstance(gmeta.get("dt_ms"), (int, float)) else 0.1
     _check_step(step, dt)
     try:
-        return _from_graph(graph, float(dt), name, step, max_bytes, gmeta)
+        return _from_graph(graph, float(dt), name, step, max_bytes, max_synapses, gmeta)
     except RecursionError:
         raise NIRError("the NIR graph is nested too deeply") from None
 
 
-def _from_graph(graph, dt, name, step, max_bytes, gmeta) -> Circuit:
+def _from_graph(graph, dt, name, step, max_bytes, max_synapses, gmeta) -> Circuit:
     import nir
 
     nodes = graph.nodes
@@ -514,10 +523,11 @@ def _from_graph(graph, dt, name, step, max_bytes, gmeta) -> Circuit:
                                f"got shape {tuple(shape)}")
             w = w.reshape(shape)
             synapses += int(np.count_nonzero(w))
-            if synapses * BYTES_PER_SYNAPSE > max_bytes:
+            if synapses * BYTES_PER_SYNAPSE > max_bytes or synapses > max_synapses:
                 raise NIRError(f"NIR node {k!r}: the graph's {synapses:,}+ synapses would need about "
-                               f"{_gib(synapses * BYTES_PER_SYNAPSE)} as a circuit, above the limit of "
-                               f"{_gib(max_bytes)} (max_bytes, or $WORKBENCH_MEMORY_LIMIT)")
+                               f"{_gib(synapses * BYTES_PER_SYNAPSE)} and {synapses * 1e-5:.0f} s to build as a circuit, "
+                               f"above the limits of {_gib(max_bytes)} (max_bytes, or $WORKBENCH_MEMORY_LIMIT) and "
+                               f"{max_synapses:,} synapses (max_synapses, or $WORKBENCH_MAX_SYNAPSES)")
             weights[k] = w
             pre = preds[k][0]
             for post in [s for t in succs[k] for s in (succs[t] if is_synapse(t) else [t])]:
@@ -730,4 +740,4 @@ def _numbers(cls, params: dict) -> dict:
     return out
 
 
-__all__ = ["to_nir", "from_nir", "write_nir", "read_nir", "NIRError", "memory_limit"]
+__all__ = ["to_nir", "from_nir", "write_nir", "read_nir", "NIRError", "memory_limit", "synapse_limit"]
