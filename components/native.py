@@ -71,7 +71,11 @@ def _cache_dir() -> Path:
 
 @lru_cache(maxsize=None)
 def _library():
-    source = SOURCE.read_bytes()
+    try:
+        source = SOURCE.read_bytes()
+    except OSError as e:  # e.g. an install without the C source
+        print(f"workbench: compiled fast path unavailable ({e}); using the plain torch path", file=sys.stderr)
+        return None
     key = hashlib.sha256(source + " ".join(FLAGS + [platform.machine(), platform.node()]).encode())
     target = _cache_dir() / f"native_{key.hexdigest()[:16]}.so"
     try:

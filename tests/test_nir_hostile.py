@@ -173,8 +173,9 @@ def mutate(data: bytes, path, draw) -> None:
             del f[draw(st.sampled_from([target, target.rsplit("/", 1)[0]]))]
         elif kind == "rename":
             group = target.rsplit("/", 1)[0]
-            if group.startswith("node/nodes/") and group.count("/") == 2:
-                f.move(group, "node/nodes/" + draw(st.text(min_size=1, max_size=8).filter(lambda s: "/" not in s and s != ".")))
+            new = "node/nodes/" + draw(st.text(min_size=1, max_size=8).filter(lambda s: not set(s) & {"/", "\0", "."}))
+            if group.startswith("node/nodes/") and group.count("/") == 2 and new not in f:
+                f.move(group, new)
         else:
             edges = f["node/edges"][()]
             del f["node/edges"]
