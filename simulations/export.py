@@ -112,7 +112,7 @@ def describe(circuit: Circuit) -> str:
 
 PLOT_CODE = '''\
 import holoviews as hv
-hv.extension("bokeh")
+hv.extension("bokeh", inline=True)  # Bokeh's JS inside the notebook: plots render offline
 
 plots = []
 for path, view in sim.probe_paths().items():
