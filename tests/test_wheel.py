@@ -46,9 +46,16 @@ def clean_env(cache: Path) -> dict:
 @pytest.mark.slow
 def test_the_wheel_installs_and_runs_from_any_directory(tmp_path, record_property):
     env = clean_env(tmp_path / "cache")
+    source = tmp_path / "source"  # a clean copy: no stale build/ folder of the checkout leaks in
+    source.mkdir()
+    for part in ("pyproject.toml", "README.md", "components", "simulations", "workbench", "assets"):
+        if (ROOT / part).is_dir():
+            shutil.copytree(ROOT / part, source / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(ROOT / part, source / part)
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(tmp_path / "dist"), str(ROOT)], check=True, env=env, cwd=tmp_path, capture_output=True)
+                    str(tmp_path / "dist"), str(source)], check=True, env=env, cwd=tmp_path, capture_output=True)
     built = time.perf_counter() - t0
     wheel = next((tmp_path / "dist").glob("workbench-*.whl"))
     venv = tmp_path / "venv"
