@@ -139,3 +139,34 @@ def test_a_pickled_simulator_runs_in_another_process():
     sim.run(0.05)
     assert remote == sim.spikes(population(sim.circuit))[0].tolist() and len(remote) > 0
     json.dumps(remote)
+
+
+def test_nwb_export_keeps_spikes_traces_ids_and_units(tmp_path):
+    pynwb = pytest.importorskip("pynwb")
+    from simulations.nwb import to_nwb
+
+    c = Circuit("nwb")
+    c.add("drive", "PoissonInput", n=20, rate=100.0)
+    c.add("inp", "Projection", p=0.5, weight=4.0)
+    c.add("exc", "LIFPopulation", n=30, t_ref=0.0)
+    c.connect("drive.spikes", "inp.spikes")
+    c.connect("inp.current", "exc.current")
+    sim = compile(c, seed=1, batch=2, record=["exc.spikes"])
+    sim.record("exc.v", SampleRecorder("trace", neurons=[3, 7, 29]))
+    sim.run(0.05)
+    to_nwb(sim, tmp_path / "run.nwb")
+    with pynwb.NWBHDF5IO(str(tmp_path / "run.nwb"), "r") as io:
+        f = io.read()
+        units = f.units.to_dataframe()
+        assert len(units) == 2 * 30
+        for row in (0, 1):
+            t, i = sim.spikes("exc", row=row)
+            mine = units[units.batch == row]
+            for neuron in (0, 5, 17):
+                got = mine[mine.neuron == neuron].spike_times.iloc[0]
+                np.testing.assert_allclose(got, np.sort(t[i == neuron]) * 1e-3)
+        assert sum(len(s) for s in units.spike_times) == len(sim.recorder("exc.spikes").events()) > 0
+        v = f.acquisition["exc.v"]
+        assert v.unit == "mV" and "neuron ids [3, 7, 29]" in v.description
+        np.testing.assert_allclose(v.data[:], sim.trace("exc", "v")[1].reshape(-1, 2, 3))
+        assert Circuit.from_json(f.notes).to_json() == sim.circuit.to_json()
