@@ -209,14 +209,16 @@ def test_fuzzed_nir_files_are_accepted_or_refused_never_crash(tmp_path, record_p
     def case(data):
         path = tmp_path / "case.nir"
         mutate(seeds[data.draw(st.integers(0, len(seeds) - 1))], path, data.draw)
-        t0 = time.perf_counter()
+        t0 = time.process_time()  # CPU time: a loaded machine's waits are not a hang
         outcome = check(path)  # anything but CircuitError propagates: a crash
-        took = time.perf_counter() - t0
+        took = time.process_time() - t0
         slowest[0] = max(slowest[0], took)
-        assert took < HANG_S, f"took {took:.1f} s"
+        assert took < HANG_S, f"took {took:.1f} s of CPU"
         counts[outcome] += 1
+        if sum(counts.values()) % 500 == 0:
+            print(f"NIR fuzz progress: {counts}, slowest {slowest[0]:.2f} s", flush=True)
 
     case()
     record_property("nir_fuzz", {**counts, "slowest_s": round(slowest[0], 3)})
-    print(f"NIR fuzz: {counts}, slowest {slowest[0]:.3f} s")
+    print(f"NIR fuzz: {counts}, slowest {slowest[0]:.3f} s of CPU")
     assert counts["accepted"] > 0 and counts["refused"] > 0
