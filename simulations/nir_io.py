@@ -415,15 +415,16 @@ def _same(a: float, b) -> bool:
     return isinstance(b, (int, float)) and not isinstance(b, bool) and math.isclose(a, float(b), rel_tol=1e-9, abs_tol=1e-12)
 
 
-def from_nir(graph, dt: float | None = None, name: str | None = None, step: str = "euler",
+def from_nir(graph, dt: float | None = None, name: str | None = None, step: str | None = None,
              max_bytes: int | None = None, max_synapses: int | None = None) -> Circuit:
     """A Circuit from a ``nir.NIRGraph`` (or a path to a ``.nir`` file).
 
-    ``dt`` (ms; default: the dt a workbench export recorded, else 0.1 ms, snnTorch's step) and
-    ``step`` say how the graph's peer steps it (see the module docstring); run the circuit at
-    that ``dt``. Raises NIRError naming every node this mapping cannot express, or the field
-    that is malformed; ``max_bytes`` and ``max_synapses`` bound the memory and work an import
-    may plan (defaults: ``memory_limit()``, ``synapse_limit()``).
+    ``dt`` (ms) and ``step`` say how the graph's peer steps it (see the module docstring;
+    defaults: what a workbench export recorded, else 0.1 ms, snnTorch's step, and "euler");
+    run the circuit at that ``dt``. Raises NIRError naming every node this mapping cannot
+    express, or the node and field that are malformed; ``max_bytes`` and ``max_synapses``
+    bound the memory and work an import may plan (defaults: ``memory_limit()``,
+    ``synapse_limit()``).
     """
     import nir
 
@@ -436,6 +437,8 @@ def from_nir(graph, dt: float | None = None, name: str | None = None, step: str 
     gmeta = _read_meta(graph)
     if dt is None:
         dt = gmeta["dt_ms"] if isinstance(gmeta.get("dt_ms"), (int, float)) else 0.1
+    if step is None:
+        step = gmeta["step"] if gmeta.get("step") in STEPS else "euler"
     _check_step(step, dt)
     try:
         return _from_graph(graph, float(dt), name, step, max_bytes, max_synapses, gmeta)
