@@ -350,14 +350,54 @@ def _check_file(path: Path, max_bytes: int) -> None:
                        "(max_bytes, or $WORKBENCH_MEMORY_LIMIT)")
 
 
+READ_TIMEOUT_S = 30.0
+
+
+def _rewrite(source: str, clean: str) -> None:
+    """In a child process: parse a file and write the graph again (or the error) for the parent."""
+    import nir
+
+    try:
+        nir.write(clean, nir.read(source))
+    except BaseException as e:  # whatever a malformed file provokes, reported to the parent
+        Path(clean + ".error").write_text(f"{type(e).__name__}: {e}"[:2000])
+    os._exit(0)
+
+
 def _read(path: Path, max_bytes: int):
+    """``nir.read`` of a file checked first, parsed in a forked child: a corrupt HDF5 file can
+    crash the HDF5 library itself (a segfault was found by fuzzing) or make it loop, and then
+    only the child dies. The parent reads the child's clean rewrite of the graph."""
+    import multiprocessing
+    import tempfile
+
     import nir
 
     _check_file(path, max_bytes)
-    try:
-        return nir.read(str(path))
-    except Exception as e:  # nir.read raises whatever a malformed file provokes
-        raise NIRError(f"{path.name} is not a valid NIR graph: {type(e).__name__}: {e}") from None
+    with tempfile.TemporaryDirectory() as tmp:
+        clean = os.path.join(tmp, "clean.nir")
+        if "fork" in multiprocessing.get_all_start_methods():
+            child = multiprocessing.get_context("fork").Process(target=_rewrite, args=(str(path), clean), daemon=True)
+            child.start()
+            child.join(READ_TIMEOUT_S)
+            if child.is_alive():
+                child.kill()
+                child.join()
+                raise NIRError(f"{path.name}: reading it did not finish within {READ_TIMEOUT_S:g} s")
+            if child.exitcode != 0:
+                raise NIRError(f"{path.name} is not a valid NIR graph: the HDF5 reader crashed on it "
+                               f"(exit code {child.exitcode})")
+        else:  # no fork (e.g. Windows): parse here
+            try:
+                nir.write(clean, nir.read(str(path)))
+            except Exception as e:
+                Path(clean + ".error").write_text(f"{type(e).__name__}: {e}"[:2000])
+        if os.path.exists(clean + ".error"):
+            raise NIRError(f"{path.name} is not a valid NIR graph: {Path(clean + '.error').read_text()}")
+        try:
+            return nir.read(clean)
+        except Exception as e:
+            raise NIRError(f"{path.name} is not a valid NIR graph: {type(e).__name__}: {e}") from None
 
 
 # -- import ------------------------------------------------------------------------------------

@@ -97,6 +97,23 @@ def test_malformed_structure_names_what_is_wrong(tmp_path):
         read_nir(path)
 
 
+def test_a_reader_crash_or_hang_is_contained_in_a_child_process(tmp_path, monkeypatch):
+    """Fuzzing found a byte-mutated file that segfaults the HDF5 library inside nir.read."""
+    import signal
+
+    import simulations.nir_io as nir_io
+
+    path = tmp_path / "g.nir"
+    nir.write(str(path), small_graph())
+    monkeypatch.setattr(nir, "read", lambda *a: os.kill(os.getpid(), signal.SIGSEGV))
+    with pytest.raises(NIRError, match=r"g.nir is not a valid NIR graph: the HDF5 reader crashed on it"):
+        read_nir(path)
+    monkeypatch.setattr(nir, "read", lambda *a: time.sleep(60))
+    monkeypatch.setattr(nir_io, "READ_TIMEOUT_S", 1.0)
+    with pytest.raises(NIRError, match=r"g.nir: reading it did not finish within 1 s"):
+        read_nir(path)
+
+
 def test_any_node_name_becomes_a_block_name():
     circuit = from_nir(small_graph())
     assert {"input", "n_0", "n_0_bias", "n_0_bias_source", "n_1"} == set(circuit.blocks)
