@@ -24,7 +24,7 @@ def test_an_executed_notebook_renders_its_plots_offline(tmp_path, record_propert
     circuit = Circuit.load(DEMO)
     nb = to_notebook(circuit, seconds=0.05)
     env_path = os.environ.get("PYTHONPATH")
-    nbclient.NotebookClient(nb, timeout=180, kernel_name="python3",
+    nbclient.NotebookClient(nb, timeout=400, kernel_name="python3",
                             resources={"metadata": {"path": str(ROOT)}}).execute()
     assert not [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     ipynb = tmp_path / "executed.ipynb"
@@ -53,7 +53,7 @@ def test_an_executed_notebook_renders_its_plots_offline(tmp_path, record_propert
             page.route("**/*", route)
             page.goto(page_file.as_uri())
             canvases = 0
-            for _ in range(60):  # Playwright's CSS locators pierce Bokeh's shadow roots
+            for _ in range(180):  # Playwright's CSS locators pierce Bokeh's shadow roots
                 canvases = page.locator("canvas").count()
                 if canvases >= expected:
                     break
