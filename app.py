@@ -1,21 +1,6 @@
-"""Serve the workbench: ``python app.py [--port 5006]``, then open the printed address."""
-import argparse
-
-import panel as pn
-import torch
-
-from workbench.app import create_app
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, default=5006, help="port on 127.0.0.1 (default 5006)")
-    args = parser.parse_args()
-    torch.set_num_threads(1)  # the simulation thread and the server share a small machine
-    print(f"Workbench: http://127.0.0.1:{args.port}/", flush=True)
-    pn.serve({"/": create_app}, address="127.0.0.1", port=args.port, show=False, title="Workbench",
-             websocket_origin=[f"127.0.0.1:{args.port}", f"localhost:{args.port}"])
-
+"""Serve the workbench: ``python app.py [--port 5006]``, then open the printed address
+(the same as the installed ``workbench`` command, see workbench/__main__.py)."""
+from workbench.__main__ import main
 
 if __name__ == "__main__":
     main()

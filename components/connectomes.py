@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import csv
 from functools import lru_cache
-from pathlib import Path
 
 import networkx as nx
 import param
 import torch
 
+from .assets import ASSETS
 from .base import Probe
 from .projection import Projection
 
-CELEGANS_CSV = Path(__file__).resolve().parent.parent / "assets" / "connectomes" / "celegans_white1986.csv"
+CELEGANS_CSV = ASSETS / "connectomes" / "celegans_white1986.csv"
 GENERATORS = ("erdos_renyi", "watts_strogatz", "barabasi_albert")
 
 

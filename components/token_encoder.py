@@ -1,13 +1,12 @@
 """TokenEncoder: a small public-domain text (shipped in assets/) as one token per step."""
 from functools import lru_cache
-from pathlib import Path
 
 import param
 import torch
 
+from .assets import ASSETS
 from .base import Block, Port, Probe
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_TEXT = "text/alice_chapter1.txt"
 
 

@@ -1,4 +1,5 @@
 """The backend: circuit documents, files, compilation to a torch simulator, probes."""
+from .checkpoint import CheckpointError, load_checkpoint
 from .circuit import Circuit, Wire
 from .errors import (
     CircuitError,
@@ -17,5 +18,5 @@ from .simulator import Simulator, compile
 __all__ = [
     "Circuit", "Wire", "Simulator", "compile", "SCHEMA_VERSION", "SampleRecorder", "SpikeRecorder",
     "CircuitError", "CircuitFileError", "DivergenceError", "MissingInputError", "PortKindError",
-    "SizeMismatchError", "UnknownBlockError", "UnknownPortError",
+    "SizeMismatchError", "UnknownBlockError", "UnknownPortError", "load_checkpoint", "CheckpointError",
 ]

@@ -153,7 +153,7 @@ def describe(circuit: Circuit) -> str:
 
 PLOT_CODE = '''\
 import holoviews as hv
-hv.extension("bokeh")
+hv.extension("bokeh", inline=True)  # Bokeh's JS inside the notebook: plots render offline
 
 plots = []
 for path, view in sim.probe_paths().items():
@@ -260,12 +260,14 @@ def spikes_frame(sim, block: str, probe: str = "spikes", row: int = 0):
 
 
 def trace_frame(sim, block: str, probe: str, row: int = 0):
-    """A sampled probe as a wide DataFrame indexed by ``time_ms``, one column per recorded signal."""
+    """A sampled probe as a wide DataFrame indexed by ``time_ms``, one column per recorded
+    neuron, labelled with the neuron's own id."""
     import pandas as pd
 
     t, values = sim.trace(block, probe)
     values = values.reshape(len(t), sim.batch, -1)[:, row, :]
-    return pd.DataFrame(values, index=pd.Index(t, name="time_ms"))
+    ids = sim.recorder(f"{block}.{probe}").ids(values.shape[1])
+    return pd.DataFrame(values, index=pd.Index(t, name="time_ms"), columns=pd.Index(ids, name="neuron"))
 
 
 def to_dataframes(sim, row: int = 0) -> dict:

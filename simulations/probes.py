@@ -1,12 +1,29 @@
 """Recorders: bounded buffers that probes write into while a circuit runs, and views read.
 
 Memory is bounded whatever the run length: spike events keep the newest ``capacity`` events,
-sampled signals keep the newest ``capacity`` samples.
+sampled signals keep the newest ``capacity`` samples. The first time a recorder drops old data
+it warns once, naming the probe and how to keep more.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
+
+
+class RecorderFullWarning(UserWarning):
+    """A recorder reached its capacity and started dropping its oldest data."""
+
+
+def _warn_full(rec, what: str) -> None:
+    if not rec.warned:
+        rec.warned = True
+        warnings.warn(
+            f"recorder of {rec.label or 'a probe'} is full: it keeps the newest {rec.capacity:,} {what} and drops "
+            f"older ones. To keep more, record it with a larger capacity, e.g. "
+            f"sim.record({rec.label or 'path'!r}, {type(rec).__name__}(..., capacity=N)), or sample less often (every=k).",
+            RecorderFullWarning, stacklevel=4)
 
 
 class SpikeRecorder:
@@ -21,6 +38,7 @@ class SpikeRecorder:
 
     def __init__(self, capacity: int = 2_000_000):
         self.capacity = capacity
+        self.label, self.warned = None, False
         self.clear()
 
     def clear(self):
@@ -68,6 +86,7 @@ class SpikeRecorder:
         while self._count - len(self._chunks[0][1]) >= self.capacity:
             self._count -= len(self._chunks.pop(0)[1])
             self.first_step = self._chunks[0][0]
+            _warn_full(self, "spike events")
 
     def events(self, since_step: int = -1) -> np.ndarray:
         """All kept events with step > since_step, as an int64 array of rows (step, row, neuron)."""
@@ -88,6 +107,7 @@ class SampleRecorder:
     def __init__(self, view: str, every: int = 1, capacity: int = 10_000, neurons=None):
         self.view, self.every, self.capacity = view, every, capacity
         self.neurons = None if neurons is None else torch.as_tensor(neurons, dtype=torch.long)
+        self.label, self.warned = None, False
         self.clear()
 
     def clear(self):
@@ -103,9 +123,27 @@ class SampleRecorder:
         if self._buffer is None:
             self._buffer = torch.zeros((self.capacity, *value.shape), dtype=value.dtype, device=value.device)
         slot = self._written % self.capacity
+        if self._written == self.capacity:
+            _warn_full(self, "samples")
         self._buffer[slot].copy_(value)
         self._steps[slot] = t
         self._written += 1
+
+    def ids(self, width: int) -> np.ndarray:
+        """The neuron ids (indices into the probed signal) of the recorded columns."""
+        return np.arange(width) if self.neurons is None else self.neurons.cpu().numpy()
+
+    def load(self, steps: np.ndarray, values: np.ndarray, written: int) -> None:
+        """Refill from ``samples()`` output (a checkpoint), as if ``written`` samples were taken."""
+        self.clear()
+        if len(steps):
+            self._buffer = torch.zeros((self.capacity, *values.shape[1:]), dtype=torch.from_numpy(values).dtype)
+            n = len(steps)
+            slots = (np.arange(n) + written - n) % self.capacity
+            self._buffer[torch.as_tensor(slots)] = torch.from_numpy(values)
+            self._steps[slots] = steps
+        self._written = written
+        self.warned = written > self.capacity
 
     def samples(self, since_step: int = -1) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) in time order for samples after since_step; values is (T, ...)."""

@@ -8,6 +8,7 @@ t + 1 on, as in Brian2's schedule (update, threshold, propagate, reset).
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,6 +127,46 @@ class Simulator:
         self._recording: list = []  # (recorder, node, source) for each recorded probe
         self._record_request = record
         self.reset()
+
+    # -- pickling and checkpoints --------------------------------------------------------------
+    def __getstate__(self) -> dict:
+        """For process pools: everything but compiled-kernel handles, which blocks rebuild."""
+        from .checkpoint import REBUILT
+
+        state = dict(self.__dict__)
+        state["generator"] = self.generator.get_state()
+        state["diverged"] = None if self.diverged is None else (self.diverged.block, self.diverged.variable, self.diverged.step)
+        state["nodes"] = {}
+        for name, node in self.nodes.items():
+            twin = copy.copy(node)
+            twin.state = {k: v for k, v in node.state.items() if k not in REBUILT}
+            twin.ctx = copy.copy(node.ctx)
+            twin.ctx.generator = None
+            state["nodes"][name] = twin
+        state["_ordered"] = [state["nodes"][n] for n in self.order]
+        state["_recording"] = [(rec, state["nodes"][node.name], source) for rec, node, source in self._recording]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.generator = torch.Generator()
+        self.generator.set_state(state["generator"])
+        for node in self.nodes.values():
+            node.ctx.generator = self.generator
+        if state["diverged"] is not None:
+            self.diverged = DivergenceError(*state["diverged"], self.dt)
+
+    def save_checkpoint(self, path) -> None:
+        """The full running state in an ``.npz`` file (no pickle); ``simulations.load_checkpoint`` resumes it."""
+        from .checkpoint import save_checkpoint
+
+        save_checkpoint(self, path)
+
+    def to_xarray(self):
+        """What the recorders kept as a labelled ``xarray.Dataset`` (see ``simulations.data``)."""
+        from .data import to_xarray
+
+        return to_xarray(self)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def reset(self) -> None:
@@ -334,6 +375,7 @@ class Simulator:
                 f"recording {path} would take {needed / 2 ** 20:.1f} MiB, over the memory limit with the circuit's "
                 f"{(self.memory_estimate + others) / 2 ** 20:.1f} MiB; record fewer probes or raise WORKBENCH_MAX_MEMORY")
         self.recorders[path] = recorder
+        recorder.label = path
         self._recording = [(rec, self.nodes[p.partition(".")[0]], self._probe_source(p)) for p, rec in self.recorders.items()]
 
     def _default_recorders(self, request) -> None:

@@ -41,8 +41,10 @@ def test_round_trip_through_a_nir_file_keeps_every_spike(tmp_path):
         graph = to_nir(c, seed=5)
     assert isinstance(graph.nodes["inh"], nir.CubaLIF)  # one tau_syn: the synapse lives in the neuron
     assert isinstance(graph.nodes["exc"], nir.LIF) and isinstance(graph.nodes["ie_syn"], nir.LI)  # mixed
-    assert graph.nodes["exc"].tau[0] == pytest.approx(0.015)  # seconds
-    assert isinstance(graph.nodes["drive"], nir.Input) and isinstance(graph.nodes["inh_output"], nir.Output)
+    # seconds; forward Euler at dt = 0.1 ms with the decay e^(-dt/tau) we run: dt / (1 - e^(-dt/tau))
+    assert graph.nodes["exc"].tau[0] == pytest.approx(1e-4 / -np.expm1(-0.1 / 15.0), rel=1e-12)
+    assert graph.nodes["exc"].v_leak[0] == 0 and graph.nodes["exc"].v_threshold[0] == -50.0 - -60.0  # relative to E_L
+    assert isinstance(graph.nodes["drive"], nir.Input) and isinstance(graph.nodes["output"], nir.Output)
     with pytest.warns(UserWarning):
         write_nir(c, tmp_path / "c.nir", seed=5)
     back = read_nir(tmp_path / "c.nir")
@@ -56,7 +58,7 @@ def test_round_trip_through_a_nir_file_keeps_every_spike(tmp_path):
 def test_a_hand_written_graph_imports_and_runs():
     """As snnTorch or Norse would write it: Input -> Linear -> CubaLIF -> Linear -> CubaLIF -> Output."""
     rng = np.random.default_rng(0)
-    w1, w2 = rng.uniform(0, 0.02, (20, 8)), rng.uniform(0, 0.02, (4, 20))
+    w1, w2 = rng.uniform(0, 10.0, (20, 8)), rng.uniform(0, 10.0, (4, 20))
 
     def cuba(n):
         return nir.CubaLIF(tau_syn=np.full(n, 0.005), tau_mem=np.full(n, 0.01), r=np.ones(n), v_leak=np.zeros(n),
@@ -67,19 +69,21 @@ def test_a_hand_written_graph_imports_and_runs():
                "fc2": nir.Linear(weight=w2), "lif2": cuba(4), "output": nir.Output(output_type={"output": np.array([4])})},
         edges=[("input", "fc1"), ("fc1", "lif1"), ("lif1", "fc2"), ("fc2", "lif2"), ("lif2", "output")],
     )
-    c = from_nir(graph)
-    assert type(c.block("input")).__name__ == "SpikeTimes" and c.block("lif1").tau_m == 10.0
-    assert c.block("fc1").tau_syn == 5.0
+    c = from_nir(graph, dt=0.1)
+    assert type(c.block("input")).__name__ == "SpikeTimes"
+    # forward Euler's decay 1 - dt/tau, as the peers step it: e^(-dt/tau_ours) = 1 - 0.1/10
+    assert c.block("lif1").tau_m == pytest.approx(-0.1 / np.log(1 - 0.1 / 10.0))
+    assert c.block("fc1").tau_syn == pytest.approx(-0.1 / np.log(1 - 0.1 / 5.0))
     c.block("input").spikes = [[i, t] for i in range(8) for t in np.arange(1.0, 100.0, 2.0)]
     sim = compile(c, dt=0.1, seed=0)
-    # a spike raises I by w_in W / tau_syn (NIR's Dirac spikes): our weights are W / 0.005 s
-    np.testing.assert_allclose(sim.weights("fc1").numpy(), (w1 / 0.005).T, rtol=1e-6)
+    # a spike is a unit-height pulse for one step: I rises by w_in W dt / tau_syn
+    np.testing.assert_allclose(sim.weights("fc1").numpy(), (w1 * 0.1 / 5.0).T, rtol=1e-6)
     sim.run(0.1)
     assert len(sim.spikes("lif1")[0]) > 0 and len(sim.spikes("lif2")[0]) > 0
 
 
 def test_a_lif_fed_straight_by_spikes_keeps_the_charge_of_a_spike():
-    """nir.LIF after a Linear: a spike is a Dirac current, so v jumps by r W / tau."""
+    """nir.LIF after a Linear: a spike is a unit-height pulse for one step, so v jumps by r W dt / tau."""
     graph = nir.NIRGraph(
         nodes={"input": nir.Input(input_type={"input": np.array([1])}), "fc": nir.Linear(weight=np.array([[0.002]])),
                "lif": nir.LIF(tau=np.array([0.02]), r=np.array([1.0]), v_leak=np.array([0.0]),
@@ -91,7 +95,7 @@ def test_a_lif_fed_straight_by_spikes_keeps_the_charge_of_a_spike():
     sim = compile(c, dt=0.1, seed=0)
     sim.run(0.01)
     _, v = sim.trace("lif", "v")
-    assert v.max() == pytest.approx(1.0 * 0.002 / 0.02, rel=0.01)  # 0.1 mV
+    assert v.max() == pytest.approx(1.0 * 0.002 * 1e-4 / 0.02, rel=1e-3)  # 1e-5 mV, not 0.1 mV (a Dirac)
 
 
 def test_blocks_nir_cannot_express_are_refused_by_name():

@@ -9,12 +9,12 @@ from __future__ import annotations
 import io
 import time
 from collections import deque
-from pathlib import Path
 
 import panel as pn
 import panel_material_ui as pmui
 import param
 
+from components.assets import ASSETS
 from simulations import Circuit, CircuitError, compile
 
 from . import store
@@ -30,7 +30,7 @@ from .sweep_panel import SweepPanel
 from .training_panel import TrainingPanel
 from .views import Dashboard
 
-DEMO = Path(__file__).resolve().parent.parent / "assets" / "demos" / "stdp_demo.json"
+DEMO = ASSETS / "demos" / "stdp_demo.json"
 DT = 0.1  # ms
 FRAME_MS = 50  # 20 frames per second at most
 MAX_LAG_S = 0.4  # skip frames while the oldest unpainted frame is older than this

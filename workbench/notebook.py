@@ -21,10 +21,11 @@ _extension_loaded = False
 
 
 def _load_extension() -> None:
-    """Panel's notebook JS (with the JSON editor the canvas needs), once per kernel."""
+    """Panel's notebook JS (with the JSON editor the canvas needs), once per kernel, inlined in
+    the notebook so that it renders with no network."""
     global _extension_loaded
     if not _extension_loaded:
-        pn.extension("jsoneditor", notifications=False)
+        pn.extension("jsoneditor", notifications=False, inline=True)
         _extension_loaded = True
 
 

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from components.assets import ASSETS
 from simulations import Circuit, Simulator, compile
 
-DEMO_DIR = Path(__file__).resolve().parent.parent.parent / "assets" / "demos"
+DEMO_DIR = ASSETS / "demos"
 
 
 @dataclass
