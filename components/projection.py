@@ -28,6 +28,11 @@ class Projection(Block):
     weight = param.Number(1.0, doc="synaptic weight (current jump per spike)")
     weight_std = param.Number(0.0, bounds=(0.0, None), doc="standard deviation of the weights")
     tau_syn = param.Number(5.0, bounds=(0.01, None), doc="synaptic current time constant (ms)")
+    synapse = param.Selector(
+        default="exponential", objects=["exponential", "jump"],
+        doc="exponential: publish a current decaying with tau_syn; jump: publish only the weights "
+            "arriving this step (for neurons whose equations hold the synaptic variable, e.g. EquationNeuron)",
+    )
     delay = param.Number(0.0, bounds=(0.0, None), doc="axonal delay (ms), rounded to steps")
     delay_max = param.Number(
         None, allow_None=True, bounds=(0.0, None),
@@ -63,7 +68,8 @@ class Projection(Block):
         return cls(connectivity="edges", edges=rows, **params)
 
     def derive(self, p, dt):
-        return {"decay": exp_decay(dt, p.tau_syn)}
+        decay = exp_decay(dt, p.tau_syn)
+        return {"decay": decay if self.synapse == "exponential" else torch.zeros_like(decay)}
 
     def check(self, ctx):
         n_pre, n_post = ctx.sizes["spikes"], ctx.sizes["current"]
