@@ -116,7 +116,9 @@ I : pA (input)
     "aeif_cond_exp": NeuronModel(
         name="aeif_cond_exp",
         doc="Adaptive exponential integrate-and-fire (Brette & Gerstner 2005), exponential conductances "
-            "(as NEST aeif_cond_exp, which uses adaptive RKF45; here rk4 at dt).",
+            "(as NEST aeif_cond_exp, which uses adaptive RKF45; here rk4 at dt). V_peak defaults to "
+            "V_T + 5 Delta_T (Naud et al. 2008, Brian2's AdEx examples): with NEST's 0 mV the exponential "
+            "overflows inside an rk4 step at dt = 0.1 ms.",
         equations="""
 dv/dt = (g_L*(E_L - v) + g_L*Delta_T*exp((v - V_T)/Delta_T) + g_ex*(E_ex - v) + g_in*(E_in - v) - w + I_e + I)/C_m : mV (unless refractory)
 dw/dt = (a*(v - E_L) - w)/tau_w : pA
@@ -141,13 +143,13 @@ I_e : pA
 I : pA (input)
 """,
         threshold="v >= V_peak", reset="v = V_reset; w += b", refractory="t_ref", method="rk4",
-        parameters=dict(E_L=-70.6, E_ex=0.0, E_in=-85.0, C_m=281.0, g_L=30.0, Delta_T=2.0, V_T=-50.4, V_peak=0.0,
+        parameters=dict(E_L=-70.6, E_ex=0.0, E_in=-85.0, C_m=281.0, g_L=30.0, Delta_T=2.0, V_T=-50.4, V_peak=-40.4,
                         V_reset=-60.0, a=4.0, b=80.5, tau_w=144.0, tau_syn_ex=0.2, tau_syn_in=2.0, t_ref=0.0, I_e=0.0),
         inputs={"exc": "g_ex", "inh": "g_in"}, init={"v": "E_L"}),
     "aeif_psc_exp": NeuronModel(
         name="aeif_psc_exp",
         doc="Adaptive exponential integrate-and-fire with exponential current synapses (weights in pA; "
-            "as NEST aeif_psc_exp, which uses adaptive RKF45; here rk4 at dt).",
+            "as NEST aeif_psc_exp, which uses adaptive RKF45; here rk4 at dt; V_peak as aeif_cond_exp).",
         equations="""
 dv/dt = (g_L*(E_L - v) + g_L*Delta_T*exp((v - V_T)/Delta_T) + I_ex + I_in - w + I_e + I)/C_m : mV (unless refractory)
 dw/dt = (a*(v - E_L) - w)/tau_w : pA
@@ -170,7 +172,7 @@ I_e : pA
 I : pA (input)
 """,
         threshold="v >= V_peak", reset="v = V_reset; w += b", refractory="t_ref", method="rk4",
-        parameters=dict(E_L=-70.6, C_m=281.0, g_L=30.0, Delta_T=2.0, V_T=-50.4, V_peak=0.0, V_reset=-60.0,
+        parameters=dict(E_L=-70.6, C_m=281.0, g_L=30.0, Delta_T=2.0, V_T=-50.4, V_peak=-40.4, V_reset=-60.0,
                         a=4.0, b=80.5, tau_w=144.0, tau_syn_ex=0.2, tau_syn_in=2.0, t_ref=0.0, I_e=0.0),
         inputs={"exc": "I_ex", "inh": "I_in"}, init={"v": "E_L"}),
 }
