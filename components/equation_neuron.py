@@ -75,6 +75,16 @@ def _torch_fn(node):
     raise eq.EquationError(f"cannot compute {type(node).__name__}")  # unreachable after checking
 
 
+class _TorchModel:
+    """The declaration's expressions as torch closures."""
+
+    def __init__(self, cm: eq.Compiled):
+        self.subs = [(s.name, _torch_fn(s.expr)) for s in cm.subs]
+        self.odes = [(s.name, _torch_fn(s.expr), s.unless_refractory) for s in cm.odes]
+        self.lhs, self.rhs = _torch_fn(cm.threshold[0]), _torch_fn(cm.threshold[2])
+        self.resets = [_torch_fn(r.expr) for r in cm.resets]
+
+
 def spike_condition(lhs, op: str, rhs) -> torch.Tensor:
     """The threshold crossing, in one place (a surrogate-gradient path replaces this)."""
     if op == ">":
@@ -112,13 +122,13 @@ class _EquationNeuronBase(Block):
         return self.declaration
 
     def compiled(self) -> eq.Compiled:
-        decl = self.model_declaration()
-        key = repr(decl.to_dict())
-        cache = self.__dict__.setdefault("_compiled_cache", {})
-        if key not in cache:
-            cache.clear()
-            cache[key] = eq.compile_model(decl)
-        return cache[key]
+        """The checked declaration with its torch closures, built once per declaration."""
+        cm = self.__dict__.get("_compiled")
+        if cm is None:
+            cm = eq.compile_model(self.model_declaration())
+            cm.torch = _TorchModel(cm)
+            self.__dict__["_compiled"] = cm
+        return cm
 
     def check(self, ctx):
         cm = self.compiled()
@@ -201,12 +211,12 @@ class _EquationNeuronBase(Block):
             new = self._explicit(cm, state, env, active, ctx.dt)
         state.update(new)
         env.update(new)
-        for s in cm.subs:
-            env[s.name] = _torch_fn(s.expr)(env)
-        lhs, op, rhs = cm.threshold
-        spiked = spike_condition(_torch_fn(lhs)(env), op, _torch_fn(rhs)(env)) & active
-        for r in cm.resets:
-            value = _torch_fn(r.expr)(env)
+        fns = cm.torch
+        for name, fn in fns.subs:
+            env[name] = fn(env)
+        spiked = spike_condition(fns.lhs(env), cm.threshold[1], fns.rhs(env)) & active
+        for r, fn in zip(cm.resets, fns.resets):
+            value = fn(env)
             old = state[r.target]
             if r.op == "+":
                 value = old + value
@@ -238,8 +248,7 @@ class _EquationNeuronBase(Block):
     def _explicit(self, cm, state, env, active, dt):
         """One step of euler, rk2 (midpoint) or rk4; held variables' derivatives are 0 while refractory."""
         gate = active.to(state["v"].dtype)
-        fns = [(s.name, _torch_fn(s.expr)) for s in cm.subs]
-        odes = [(s.name, _torch_fn(s.expr), s.unless_refractory) for s in cm.odes]
+        fns, odes = cm.torch.subs, cm.torch.odes
 
         def f(x):
             e = {**env, **x}
@@ -308,6 +317,7 @@ class EquationNeuron(_EquationNeuronBase):
     @param.depends("model", watch=True)
     def _recheck(self):
         eq.compile_model(dict(self.model))
+        self.__dict__.pop("_compiled", None)
 
     @classmethod
     def from_library(cls, name: str, **params) -> "EquationNeuron":

@@ -84,7 +84,8 @@ def build(sim) -> Program | None:
             if len(sources) > 1:
                 state.setdefault("summed_current", torch.zeros_like(state["v"]))
                 op.scratch = state["summed_current"].data_ptr()
-        elif _plain(block, Projection) and node.target is None and "plasticity" not in node.ctx.wired:
+        elif (_plain(block, Projection) and node.target is None and "plasticity" not in node.ctx.wired
+              and block.stp == "none"):
             (src, port), = node.sources["spikes"]
             if not _plain(sim.nodes[src].block, LIFPopulation):
                 return None

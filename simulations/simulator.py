@@ -182,6 +182,8 @@ class Simulator:
                 inputs["target"] = self.nodes[node.target].state
             for port, value in node.step(node.ctx, node.params, node.state, inputs).items():
                 (published_later if port in node.latent else outputs)[(node.name, port)] = value
+            if node.target is not None and getattr(self.nodes[node.target].block, "sign", "free") != "free":
+                self.nodes[node.target].block.keep_sign(inputs["target"]["synapses"])  # Dale's law
         outputs.update(published_later)
         for rec, node, source in self._recording:
             rec.record(t, node.state[source] if source in node.state else outputs[(node.name, source)])
