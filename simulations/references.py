@@ -101,9 +101,13 @@ def run_brian2(kind="cuba", n=4000, seconds=1.0, seed=1, target="numpy", method=
         method = method or "euler"
     group = b2.NeuronGroup(n, eqs, threshold="v>Vt", reset="v = Vr", refractory=5 * ms, method=method, namespace=ns)
     group.v = "Vr + rand() * (Vt - Vr)"
-    group.ge = 0
-    group.gi = 0
+    if kind == "cuba":
+        group.ge, group.gi = 0, 0
+    else:  # Brette et al. (2007): initial conductances ~ N(4, 1.5) and N(20, 12) nS, here in units of g_L = 10 nS
+        group.ge = "clip((randn() * 1.5 + 4) / 10, 0, inf)"
+        group.gi = "clip((randn() * 12 + 20) / 10, 0, inf)"
     v0 = None if standalone else group.v[:] / mV
+    state0 = None if standalone or kind == "cuba" else dict(ge=np.array(group.ge[:]), gi=np.array(group.gi[:]))
     n_exc = int(0.8 * n)
     ce = b2.Synapses(group, group, on_pre="ge += we", namespace=ns)
     ci = b2.Synapses(group, group, on_pre="gi += wi", namespace=ns)
@@ -123,7 +127,7 @@ def run_brian2(kind="cuba", n=4000, seconds=1.0, seed=1, target="numpy", method=
         start = time.perf_counter()
         net.run(seconds * b2.second - 0.1 * ms)
         run_seconds = time.perf_counter() - start
-    out = dict(run_seconds=run_seconds, n=n, n_exc=n_exc, v0=v0, e_pre=np.asarray(ce.i[:]), e_post=np.asarray(ce.j[:]),
+    out = dict(run_seconds=run_seconds, n=n, n_exc=n_exc, v0=v0, state0=state0, e_pre=np.asarray(ce.i[:]), e_post=np.asarray(ce.j[:]),
                i_pre=np.asarray(ci.i[:]), i_post=np.asarray(ci.j[:]))
     if monitor is not None:
         out.update(spike_i=np.asarray(monitor.i[:]), spike_t_ms=np.asarray(monitor.t[:] / ms))
@@ -145,3 +149,42 @@ def network_from(reference, kind="cuba", method=None, delay_ms=0.0) -> Circuit:
         c.connect("pop.spikes", f"{name}.spikes")
         c.connect(f"{name}.current", f"pop.{port}")
     return c
+
+
+def run_nest(reference, kind="cuba", seconds=1.0, delay_ms=0.1):
+    """NEST (iaf_psc_exp for CUBA, iaf_cond_exp for COBA) on the reference's connectivity and
+    initial state; returns spike steps in our convention (NEST stamps a spike at its step's end)
+    and neuron indices, and the run's wall time. NEST holds V for t_ref from that later stamp, so
+    its t_ref is ours minus one step; C_m = tau_m (CUBA) makes its pA weights Brian2's mV."""
+    import nest
+
+    nest.ResetKernel()
+    nest.set_verbosity("M_ERROR") if hasattr(nest, "set_verbosity") else None
+    nest.SetKernelStatus({"resolution": 0.1, "local_num_threads": 1})
+    if kind == "cuba":
+        p, w = CUBA_PARAMETERS, CUBA_WEIGHTS
+        pop = nest.Create("iaf_psc_exp", reference["n"], params=dict(
+            C_m=p["taum"], tau_m=p["taum"], E_L=p["El"], V_th=p["Vt"], V_reset=p["Vr"], t_ref=5.0 - 0.1,
+            tau_syn_ex=p["taue"], tau_syn_in=p["taui"], I_e=0.0))
+        we, wi = w["we"], w["wi"]
+    else:
+        p, w, g_L = COBA_PARAMETERS, COBA_WEIGHTS, 10.0  # nS; C_m = tau_m g_L
+        pop = nest.Create("iaf_cond_exp", reference["n"], params=dict(
+            C_m=p["taum"] * g_L, g_L=g_L, E_L=p["El"], E_ex=p["Ee"], E_in=p["Ei"], V_th=p["Vt"], V_reset=p["Vr"],
+            t_ref=5.0 - 0.1, tau_syn_ex=p["taue"], tau_syn_in=p["taui"], I_e=0.0))
+        pop.g_ex = (reference["state0"]["ge"] * g_L).tolist()
+        pop.g_in = (reference["state0"]["gi"] * g_L).tolist()
+        we, wi = w["we"] * g_L, -w["wi"] * g_L  # NEST: a negative weight is an inhibitory conductance
+    pop.V_m = reference["v0"].tolist()
+    first = pop[0].global_id
+    for pre, post, weight in [(reference["e_pre"], reference["e_post"], we), (reference["i_pre"], reference["i_post"], wi)]:
+        nest.Connect(pre + first, post + first, "one_to_one",
+                     {"weight": np.full(len(pre), float(weight)), "delay": np.full(len(pre), float(delay_ms))})
+    recorder = nest.Create("spike_recorder")
+    nest.Connect(pop, recorder)
+    start = time.perf_counter()
+    nest.Simulate(seconds * 1000.0)
+    run_seconds = time.perf_counter() - start
+    events = recorder.events
+    return dict(steps=np.round(events["times"] / 0.1).astype(np.int64) - 1, neurons=events["senders"] - first,
+                run_seconds=run_seconds)
