@@ -20,13 +20,16 @@ at the start of the next step):
 from __future__ import annotations
 
 import ast
+import ctypes
 import math
 from typing import ClassVar
 
 import param
 import torch
 
+from . import equation_codegen as codegen
 from . import equations as eq
+from . import native
 from .base import Block, Port, Probe
 from .neuron_models import LIBRARY
 
@@ -186,8 +189,56 @@ class _EquationNeuronBase(Block):
 
     # -- one step -------------------------------------------------------------------------------
     def step(self, ctx, p, state, inputs):
+        if "P" in p.__dict__ and (p.P.dtype != ctx.dtype or p.P.device != ctx.device):
+            # a model whose parameters are all constants derives in float64 on the CPU: cast once
+            p.P, p.P_held = p.P.to(ctx.device, ctx.dtype), p.P_held.to(ctx.device, ctx.dtype)
+        if p.ref_steps.device != ctx.device:
+            p.ref_steps = p.ref_steps.to(ctx.device)
+        kernel = self.native_kernel(ctx)
+        if kernel is not None:  # the same maths, generated from the declaration, in one C call
+            kernel(self.native_args(ctx, p, state, inputs))
+            return {"spikes": state["spikes"], "v": state["v"]}
         spiked = self.integrate(ctx, p, state, inputs)
         return {"spikes": spiked.to(ctx.dtype), "v": state["v"]}
+
+    # -- the generated C path -------------------------------------------------------------------
+    def native_kernel(self, ctx):
+        """The compiled step generated from the declaration (CPU, float32/64), or None."""
+        if not native.ENABLED or ctx.device.type != "cpu" or ctx.dtype not in (torch.float32, torch.float64):
+            return None
+        cm = self.compiled()
+        T = "double" if ctx.dtype == torch.float64 else "float"
+        key = (T, ctx.dt)
+        kernels = cm.__dict__.setdefault("kernels", {})
+        if key not in kernels:
+            kernels[key] = native.generated(codegen.source(cm, T, ctx.dt, "model_step"), "model_step")
+        return kernels[key]
+
+    def native_args(self, ctx, p, state, inputs):
+        cm = self.compiled()
+        if state.get("packed_for") is not p:
+            values = self.parameter_values(p)
+            columns = [(v if isinstance(v, torch.Tensor) else torch.full((1, 1), v, dtype=ctx.dtype, device=ctx.device))
+                       .to(ctx.dtype).expand(ctx.batch, 1) for v in values.values()]
+            state["packed_params"] = (torch.cat(columns, dim=1) if columns else ctx.zeros(ctx.batch, 1)).contiguous()
+            state.setdefault("spikes", ctx.zeros(ctx.batch, self.n))
+            state["packed_for"] = p
+        for var in cm.state:
+            if not state[var].is_contiguous():
+                state[var] = state[var].contiguous()
+        held = {port: inputs[port].contiguous() for port in ("current", "exc", "inh") if inputs.get(port) is not None}
+        state["packed_inputs"] = held  # alive until the call returns
+        pointers = (ctypes.c_void_p * len(cm.state))(*[state[v].data_ptr() for v in cm.state])
+        state["packed_pointers"] = pointers
+        exact = cm.model.method == "exact"
+        args = native.ModelArgs(
+            B=ctx.batch, n=self.n, rows=p.ref_steps.shape[0], t=ctx.t, state=ctypes.cast(pointers, ctypes.c_void_p),
+            params=state["packed_params"].data_ptr(), P=p.P.data_ptr() if exact else None,
+            P_held=p.P_held.data_ptr() if exact else None, ref_steps=p.ref_steps.data_ptr(),
+            countdown=state["countdown"].data_ptr(), spikes=state["spikes"].data_ptr(),
+            **{port: held[port].data_ptr() if port in held else None for port in ("current", "exc", "inh")})
+        state["packed_args"] = args
+        return ctypes.byref(args)
 
     def integrate(self, ctx, p, state, inputs) -> torch.Tensor:
         """Steps 1-4 above on ``state`` (in place); returns where spikes fell."""

@@ -75,6 +75,12 @@ def _check_expr(tree: ast.AST, known: set[str], what: str, line: int, col0: int,
         elif isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
                 raise EquationError(_where(f"{what}: constant {node.value!r} is not a number", line, col))
+            try:
+                finite = math.isfinite(float(node.value))
+            except OverflowError:
+                finite = False
+            if not finite:
+                raise EquationError(_where(f"{what}: constant {str(node.value)[:20]} is not finite", line, col))
         elif isinstance(node, ast.Name):
             if node.id not in known:
                 if node.id in FUNCTIONS and id(node) in called:
