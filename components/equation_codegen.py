@@ -102,15 +102,18 @@ def source(cm: eq.Compiled, T: str, dt: float, symbol: str) -> str:
     add(f"void {symbol}(const model_args *a) {{")
     add(f"  typedef {T} T;")
     add("  const int64_t B = a->B, n = a->n;")
-    add("  const T *params = a->params, *P = a->P, *P_held = a->P_held, *current = a->current, *exc = a->exc, *inh = a->inh;")
-    add("  const int32_t *ref_steps = a->ref_steps; int32_t *countdown = a->countdown; T *spikes = a->spikes;")
+    add("  const T *params = a->params, *P = a->P, *P_held = a->P_held;")
+    add("  const T *restrict current = a->current, *restrict exc = a->exc, *restrict inh = a->inh;")
+    add("  const int32_t *ref_steps = a->ref_steps; int32_t *restrict countdown = a->countdown; T *restrict spikes = a->spikes;")
     for k in range(n_state):
-        add(f"  T *X{k} = (T *)a->state[{k}];")
+        add(f"  T *restrict X{k} = (T *)a->state[{k}];")
     add("  for (int64_t b = 0; b < B; b++) {")
     add("    const int64_t r = a->rows > 1 ? b : 0;")
     for k in range(len(cm.params)):
         add(f"    const T q{k} = params[b * {len(cm.params)} + {k}];")
-    add(f"    const T *Pb = P + r * {n_state * width}, *Hb = P_held + r * {n_state * width};")
+    if cm.model.method == "exact":  # the propagator in locals, loaded once per batch row
+        for k in range(n_state * width):
+            add(f"    const T Pb{k} = P[r * {n_state * width} + {k}], Hb{k} = P_held[r * {n_state * width} + {k}];")
     add("    const int32_t ref = ref_steps[r];")
     add("    for (int64_t j = b * n; j < (b + 1) * n; j++) {")
     add("      int32_t c = countdown[j] - 1; c = c < 0 ? 0 : c;")
@@ -127,13 +130,13 @@ def source(cm: eq.Compiled, T: str, dt: float, symbol: str) -> str:
         values = [f"x{k}" for k in range(n_state)] + (["cur"] if cm.currents else [])
         for i, var in enumerate(cm.state):
             def row(M, i=i):
-                total = f"{M}[{i * width}] * {values[0]}"
+                total = f"{M}{i * width} * {values[0]}"
                 for j in range(1, len(values)):
-                    total = f"({total} + {M}[{i * width + j}] * {values[j]})"
-                return f"({total} + {M}[{i * width + len(values)}])"
+                    total = f"({total} + {M}{i * width + j} * {values[j]})"
+                return f"({total} + {M}{i * width + len(values)})"
             if var in cm.unless:
                 add(f"      const T n{i} = active ? {row('Pb')} : x{i};")
-            elif cm.unless:
+            elif cm.unless and var not in cm.free_rows:
                 add(f"      const T n{i} = active ? {row('Pb')} : {row('Hb')};")
             else:
                 add(f"      const T n{i} = {row('Pb')};")

@@ -170,7 +170,10 @@ class _EquationNeuronBase(Block):
             for b in range(rows):
                 A, B, c = cm.affine(row(b))
                 free.append(_propagator(A, B, c, dt, []))
-                held.append(_propagator(A, B, c, dt, [cm.state.index(v) for v in cm.unless]))
+                P_held = _propagator(A, B, c, dt, [cm.state.index(v) for v in cm.unless])
+                for v in cm.free_rows:  # unaffected by holding: the very same numbers
+                    P_held[cm.state.index(v)] = free[-1][cm.state.index(v)]
+                held.append(P_held)
             out["P"] = torch.stack(free).to(dtype).to(device)  # (rows, n_state, n_state + n_inputs + 1)
             out["P_held"] = torch.stack(held).to(dtype).to(device)
         return out
@@ -185,21 +188,26 @@ class _EquationNeuronBase(Block):
             value = values[init] if isinstance(init, str) else float(init)
             state[var] = (ctx.zeros(ctx.batch, self.n) + value).contiguous()
         state["countdown"] = torch.zeros(ctx.batch, self.n, dtype=torch.int32, device=ctx.device)
+        state["spikes"] = ctx.zeros(ctx.batch, self.n)  # written by the compiled step
         return state
 
     # -- one step -------------------------------------------------------------------------------
-    def step(self, ctx, p, state, inputs):
+    @staticmethod
+    def _placed(ctx, p) -> None:
+        """A model whose parameters are all constants derives in float64 on the CPU: cast once."""
         if "P" in p.__dict__ and (p.P.dtype != ctx.dtype or p.P.device != ctx.device):
-            # a model whose parameters are all constants derives in float64 on the CPU: cast once
             p.P, p.P_held = p.P.to(ctx.device, ctx.dtype), p.P_held.to(ctx.device, ctx.dtype)
         if p.ref_steps.device != ctx.device:
             p.ref_steps = p.ref_steps.to(ctx.device)
+
+    def step(self, ctx, p, state, inputs):
+        self._placed(ctx, p)
         kernel = self.native_kernel(ctx)
         if kernel is not None:  # the same maths, generated from the declaration, in one C call
             kernel(self.native_args(ctx, p, state, inputs))
             return {"spikes": state["spikes"], "v": state["v"]}
-        spiked = self.integrate(ctx, p, state, inputs)
-        return {"spikes": spiked.to(ctx.dtype), "v": state["v"]}
+        state["spikes"] = self.integrate(ctx, p, state, inputs).to(ctx.dtype)
+        return {"spikes": state["spikes"], "v": state["v"]}
 
     # -- the generated C path -------------------------------------------------------------------
     def native_kernel(self, ctx):
@@ -215,13 +223,15 @@ class _EquationNeuronBase(Block):
         return kernels[key]
 
     def native_args(self, ctx, p, state, inputs):
+        """The generated kernel's arguments (state pointers are read afresh: the torch path
+        replaces state tensors)."""
         cm = self.compiled()
+        self._placed(ctx, p)
         if state.get("packed_for") is not p:
             values = self.parameter_values(p)
             columns = [(v if isinstance(v, torch.Tensor) else torch.full((1, 1), v, dtype=ctx.dtype, device=ctx.device))
                        .to(ctx.dtype).expand(ctx.batch, 1) for v in values.values()]
             state["packed_params"] = (torch.cat(columns, dim=1) if columns else ctx.zeros(ctx.batch, 1)).contiguous()
-            state.setdefault("spikes", ctx.zeros(ctx.batch, self.n))
             state["packed_for"] = p
         for var in cm.state:
             if not state[var].is_contiguous():
@@ -290,7 +300,7 @@ class _EquationNeuronBase(Block):
             free = _row(p.P, i, [state[v] for v in cm.state] + inputs, n + len(inputs))
             if var in cm.unless:
                 free = torch.where(active, free, state[var])
-            elif cm.unless and not torch.equal(p.P[:, i], p.P_held[:, i]):
+            elif cm.unless and var not in cm.free_rows:
                 held = _row(p.P_held, i, [state[v] for v in cm.state] + inputs, n + len(inputs))
                 free = torch.where(active, free, held)
             new[var] = free

@@ -269,6 +269,7 @@ class Compiled:
         if model.method not in METHODS:
             raise EquationError(f"method {model.method!r} is not one of {', '.join(METHODS)}")
         self.linear = self._is_linear()
+        self.free_rows = self._free_rows() if self.linear else set()
         if model.method == "exact" and not self.linear:
             raise EquationError(f"model {model.name!r} is not linear in its state variables, so 'exact' cannot "
                                 "integrate it; choose euler, rk2 or rk4")
@@ -302,6 +303,23 @@ class Compiled:
             _check_expr(expr, known, f"reset of {target!r}", number, m.start(3) + 1)
             out.append(Reset(target, m.group(2) or None, expr))
         return out
+
+    def _free_rows(self) -> set[str]:
+        """Variables not held while refractory whose dynamics (directly or through others) do
+        not involve a held variable: holding changes nothing for them."""
+        A, _, _ = self.affine({p: 1.0 + 0.1 * k for k, p in enumerate(self.params)})
+        deps = {v: {u for j, u in enumerate(self.state) if A[i][j] != 0.0} for i, v in enumerate(self.state)}
+        free = set()
+        for v in self.state:
+            seen, todo = set(), [v]
+            while todo:
+                u = todo.pop()
+                if u not in seen:
+                    seen.add(u)
+                    todo += deps[u]
+            if not (seen & set(self.unless)):
+                free.add(v)
+        return free
 
     def _is_linear(self) -> bool:
         env = {p: 1.0 + 0.1 * k for k, p in enumerate(self.params)}

@@ -45,12 +45,12 @@ class StdpArgs(ctypes.Structure):
 
 
 MAX_SOURCES = 8
-OP_LIF, OP_PROPAGATE = 1, 2
+OP_LIF, OP_PROPAGATE, OP_MODEL = 1, 2, 3
 
 
 class ProgramOp(ctypes.Structure):
     _fields_ = [("kind", I64), ("n_sources", I64), ("record", I64), ("args", PTR),
-                ("sources", PTR * MAX_SOURCES), ("spikes", PTR), ("scratch", PTR)]
+                ("sources", PTR * MAX_SOURCES), ("spikes", PTR), ("scratch", PTR), ("fn", PTR), ("inputs", PTR * 3)]
 
 
 _SIGNATURES = {

@@ -85,3 +85,30 @@ def test_without_a_compiler_a_model_runs_on_torch_after_one_notice(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stderr.count("compiled model unavailable") == 1 and "using the plain torch path" in out.stderr
     assert float(out.stdout.split()[-1]) > 0
+
+
+def test_fused_runs_of_a_declared_model_equal_step_by_step_and_torch(monkeypatch):
+    from simulations import fused
+
+    model = MODELS["iaf_psc_exp"]
+    c2 = Circuit("recurrent")
+    c2.add("pop", EquationNeuron(n=200, model=dict(model, parameters=dict(model["parameters"], I_e=390.0))))
+    c2.add("e", "Projection", p=0.1, weight=80.0, synapse="jump", autapses=False)
+    c2.add("i", "Projection", p=0.1, weight=-120.0, synapse="jump", delay=0.3)
+    for name, port in (("e", "exc"), ("i", "inh")):
+        c2.connect("pop.spikes", f"{name}.spikes")
+        c2.connect(f"{name}.current", f"pop.{port}")
+    runs = []
+    for mode in ("fused", "stepwise", "torch"):
+        monkeypatch.setattr(native, "ENABLED", mode != "torch")
+        sim = compile(c2, seed=1, dtype=torch.float64, record=["pop.spikes"])
+        sim.get_state("pop", "v").copy_(torch.linspace(-70.0, -56.0, 200))
+        assert (fused.build(sim) is not None) == (mode != "torch")  # stepwise: one step at a time
+        if mode == "stepwise":
+            for _ in range(2000):
+                sim.step()
+        else:
+            sim.step(2000)
+        runs.append(sim.spikes("pop")[0].tolist() + sim.spikes("pop")[1].tolist())
+    assert len(runs[0]) > 200
+    assert runs[0] == runs[1] == runs[2]
