@@ -403,6 +403,6 @@ def _library_block(class_name: str, model: eq.NeuronModel) -> type:
 
 BLOCK_NAMES = {"iaf_psc_delta": "IafPscDelta", "iaf_psc_exp": "IafPscExp", "iaf_psc_alpha": "IafPscAlpha",
                "iaf_cond_exp": "IafCondExp", "izhikevich": "Izhikevich", "aeif_cond_exp": "AdExCondExp",
-               "aeif_psc_exp": "AdExPscExp"}
+               "aeif_psc_exp": "AdExPscExp", "adaptive_lif": "AdaptiveLifExact"}
 for _key, _class_name in BLOCK_NAMES.items():
     globals()[_class_name] = _library_block(_class_name, LIBRARY[_key])

@@ -175,4 +175,34 @@ I : pA (input)
         parameters=dict(E_L=-70.6, C_m=281.0, g_L=30.0, Delta_T=2.0, V_T=-50.4, V_peak=-40.4, V_reset=-60.0,
                         a=4.0, b=80.5, tau_w=144.0, tau_syn_ex=0.2, tau_syn_in=2.0, t_ref=0.0, I_e=0.0),
         inputs={"exc": "I_ex", "inh": "I_in"}, init={"v": "E_L"}),
+    "adaptive_lif": NeuronModel(
+        name="adaptive_lif",
+        doc="Leaky integrate-and-fire with a spike-triggered adaptive threshold and homeostatic control "
+            "(the AdaptiveLIF block's model, Man, Damasio & Neven 2022), integrated exactly: the threshold "
+            "is V_th + theta + h, theta jumps by d_theta per spike and relaxes, h integrates the gap "
+            "between the neuron's rate estimate and target_rate (eta_h in mV per Hz per s).",
+        equations="""
+dv/dt = (E_L - v)/tau_m + (I_e + I)/C_m : mV (unless refractory)
+dtheta/dt = -theta/tau_theta : mV
+drate/dt = -rate/tau_rate : Hz
+dh/dt = 0.001*eta_h*(rate - target_rate) : mV
+E_L : mV
+C_m : pF
+tau_m : ms
+V_th : mV
+V_reset : mV
+t_ref : ms
+I_e : pA
+d_theta : mV
+tau_theta : ms
+tau_rate : ms
+target_rate : Hz
+eta_h : 1
+I : pA (input)
+""",
+        threshold="v >= V_th + theta + h", reset="v = V_reset; theta += d_theta; rate += 1000/tau_rate",
+        refractory="t_ref",
+        parameters=dict(E_L=-65.0, C_m=250.0, tau_m=20.0, V_th=-50.0, V_reset=-65.0, t_ref=2.0, I_e=0.0, d_theta=1.0,
+                        tau_theta=100.0, tau_rate=200.0, target_rate=20.0, eta_h=1.0),
+        inputs={"exc": "v", "inh": "v"}, init={"v": "E_L"}),
 }

@@ -134,3 +134,14 @@ def test_every_library_model_runs_and_fires_under_drive():
         sim = compile(c, dtype=torch.float64).run(0.3)
         assert sim.rates("pop")[0] > 1.0, key
         assert math.isfinite(float(sim.get_state("pop", "v").abs().max()))
+
+
+def test_declared_adaptive_lif_reaches_its_target_rate_whatever_the_drive():
+    c = Circuit("homeostasis")
+    c.add("p", "AdaptiveLifExact", n=5)
+    sim = compile(c, dtype=torch.float64, variants={"p.I_e": [600.0, 1500.0]}, record=["p.spikes"]).run(5.0)
+    for row in range(2):
+        t, _ = sim.spikes("p", row=row)
+        late = (t >= 4000).sum() / 5
+        assert abs(late - 20.0) < 2.0, (row, late)
+    assert (sim.spikes("p", row=1)[0] < 1000).sum() / 5 > 30  # the strong drive starts far above target
