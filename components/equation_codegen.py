@@ -121,11 +121,14 @@ def source(cm: eq.Compiled, T: str, dt: float, symbol: str) -> str:
     for k in range(n_state):
         add(f"      T x{k} = X{k}[j];")
     if cm.currents:
-        add("      const T cur = current ? current[j] : (T)0;")
+        add("      const T cur = current[j];")
     for port, target in cm.model.inputs.items():
         k = cm.state.index(target)
-        arriving = f"{port}[j]" if target not in cm.unless else f"(active ? {port}[j] : (T)0)"
-        add(f"      if ({port}) x{k} = x{k} + {arriving};")
+        # inputs are never NULL (zeros when unwired), and every value is computed before a
+        # select: no control flow, so the loop vectorizes
+        add(f"      const T in_{port} = {port}[j];")
+        arriving = f"in_{port}" if target not in cm.unless else f"(active ? in_{port} : (T)0)"
+        add(f"      x{k} = x{k} + {arriving};")
     if cm.model.method == "exact":
         values = [f"x{k}" for k in range(n_state)] + (["cur"] if cm.currents else [])
         for i, var in enumerate(cm.state):
@@ -135,9 +138,11 @@ def source(cm: eq.Compiled, T: str, dt: float, symbol: str) -> str:
                     total = f"({total} + {M}{i * width + j} * {values[j]})"
                 return f"({total} + {M}{i * width + len(values)})"
             if var in cm.unless:
-                add(f"      const T n{i} = active ? {row('Pb')} : x{i};")
+                add(f"      const T f{i} = {row('Pb')};")
+                add(f"      const T n{i} = active ? f{i} : x{i};")
             elif cm.unless and var not in cm.free_rows:
-                add(f"      const T n{i} = active ? {row('Pb')} : {row('Hb')};")
+                add(f"      const T f{i} = {row('Pb')}, h{i} = {row('Hb')};")
+                add(f"      const T n{i} = active ? f{i} : h{i};")
             else:
                 add(f"      const T n{i} = {row('Pb')};")
         for i in range(n_state):
@@ -147,14 +152,12 @@ def source(cm: eq.Compiled, T: str, dt: float, symbol: str) -> str:
     for k, s in enumerate(cm.subs):
         add(f"      const T s{k} = {w.expr(s.expr)};")
     lhs, op, rhs = cm.threshold
-    add(f"      const int fire = active && ({w.expr(lhs)} {op} {w.expr(rhs)});")
-    if cm.resets:
-        add("      if (fire) {")
-        for r in cm.resets:
-            k = cm.state.index(r.target)
-            value = w.expr(r.expr)
-            add(f"        x{k} = " + (value if r.op is None else f"x{k} {r.op} {value}") + ";")
-        add("      }")
+    add(f"      const int fire = active & ({w.expr(lhs)} {op} {w.expr(rhs)});")
+    for m, r in enumerate(cm.resets):
+        k = cm.state.index(r.target)
+        value = w.expr(r.expr)
+        add(f"      const T r{m} = " + (value if r.op is None else f"x{k} {r.op} {value}") + ";")
+        add(f"      x{k} = fire ? r{m} : x{k};")
     for k in range(n_state):
         add(f"      X{k}[j] = x{k};")
     add("      countdown[j] = fire ? ref : c;")

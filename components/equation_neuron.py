@@ -236,7 +236,9 @@ class _EquationNeuronBase(Block):
         for var in cm.state:
             if not state[var].is_contiguous():
                 state[var] = state[var].contiguous()
-        held = {port: inputs[port].contiguous() for port in ("current", "exc", "inh") if inputs.get(port) is not None}
+        zeros = state.setdefault("zeros", ctx.zeros(ctx.batch, self.n))  # an unwired input
+        held = {port: inputs[port].contiguous() if inputs.get(port) is not None else zeros
+                for port in ("current", "exc", "inh")}
         state["packed_inputs"] = held  # alive until the call returns
         pointers = (ctypes.c_void_p * len(cm.state))(*[state[v].data_ptr() for v in cm.state])
         state["packed_pointers"] = pointers
@@ -246,7 +248,7 @@ class _EquationNeuronBase(Block):
             params=state["packed_params"].data_ptr(), P=p.P.data_ptr() if exact else None,
             P_held=p.P_held.data_ptr() if exact else None, ref_steps=p.ref_steps.data_ptr(),
             countdown=state["countdown"].data_ptr(), spikes=state["spikes"].data_ptr(),
-            **{port: held[port].data_ptr() if port in held else None for port in ("current", "exc", "inh")})
+            **{port: held[port].data_ptr() for port in ("current", "exc", "inh")})
         state["packed_args"] = args
         return ctypes.byref(args)
 

@@ -30,7 +30,7 @@ typedef struct {
     void *args;                            /* lif_args, propagate_args or model_args */
     void *sources[MAX_SOURCES];            /* LIF: propagate_args of its current inputs */
     void *spikes;                          /* projection: the spikes it reads */
-    void *scratch;                         /* LIF with several inputs: their sum */
+    void *scratch;                         /* LIF with several inputs: their sum; model: zeros */
     void *fn;                              /* model: its generated step (components/equation_codegen.py) */
     void *inputs[3];                       /* model: propagate_args feeding current, exc, inh (or NULL) */
 } program_op;
@@ -181,9 +181,9 @@ int64_t run_program_##SUFFIX(const program_op *ops, int64_t n_ops, int64_t t, in
                 record_##SUFFIX(op, a->spikes, size, t, events, &k);                           \
             } else if (op->kind == OP_MODEL) {                                                 \
                 model_args *m = op->args;                                                      \
-                m->current = op->inputs[0] ? published(op->inputs[0], t) : 0;                 \
-                m->exc = op->inputs[1] ? published(op->inputs[1], t) : 0;                     \
-                m->inh = op->inputs[2] ? published(op->inputs[2], t) : 0;                     \
+                m->current = op->inputs[0] ? published(op->inputs[0], t) : op->scratch; /* zeros */ \
+                m->exc = op->inputs[1] ? published(op->inputs[1], t) : op->scratch;           \
+                m->inh = op->inputs[2] ? published(op->inputs[2], t) : op->scratch;           \
                 m->t = t;                                                                      \
                 ((model_fn)op->fn)(m);                                                         \
                 record_##SUFFIX(op, m->spikes, m->B * m->n, t, events, &k);                    \

@@ -98,6 +98,7 @@ def build(sim) -> Program | None:
             op.kind, op.record = native.OP_MODEL, record_id.get(node.name, -1)
             block.native_args(node.ctx, node.params, state, {})
             op.args = ctypes.addressof(state["packed_args"])
+            op.scratch = state["zeros"].data_ptr()  # read for unwired inputs
             op.fn = ctypes.cast(kernel, ctypes.c_void_p).value
             for k, port in enumerate(("current", "exc", "inh")):
                 sources = node.sources.get(port, [])
