@@ -361,6 +361,16 @@ def _propagator(A, B, c, dt, held) -> torch.Tensor:
     return P
 
 
+class _Declaration(param.Dict):
+    """A model declaration, checked before it is accepted (EquationError names the problem),
+    so a block never holds a model that cannot run."""
+
+    def _validate(self, val):
+        super()._validate(val)
+        if val is not None:
+            eq.compile_model(dict(val))
+
+
 class EquationNeuron(_EquationNeuronBase):
     """A population of any model you type: equations, threshold, reset, refractory period.
 
@@ -370,16 +380,11 @@ class EquationNeuron(_EquationNeuronBase):
     (``EquationNeuron.from_library("iaf_psc_exp")``) or write your own.
     """
 
-    model = param.Dict(default=LIBRARY["iaf_psc_exp"].to_dict(), doc="the model declaration (equations, threshold, "
-                       "reset, refractory, parameters, inputs, init, method)")
-
-    def __init__(self, **params):
-        super().__init__(**params)
-        eq.compile_model(dict(self.model))  # a bad declaration fails here, naming what is wrong
+    model = _Declaration(default=LIBRARY["iaf_psc_exp"].to_dict(), doc="the model declaration (equations, threshold, "
+                         "reset, refractory, parameters, inputs, init, method)")
 
     @param.depends("model", watch=True)
-    def _recheck(self):
-        eq.compile_model(dict(self.model))
+    def _recompile(self):
         self.__dict__.pop("_compiled", None)
 
     @classmethod

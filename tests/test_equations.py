@@ -145,3 +145,12 @@ def test_declared_adaptive_lif_reaches_its_target_rate_whatever_the_drive():
         late = (t >= 4000).sum() / 5
         assert abs(late - 20.0) < 2.0, (row, late)
     assert (sim.spikes("p", row=1)[0] < 1000).sum() / 5 > 30  # the strong drive starts far above target
+
+
+def test_a_bad_model_is_refused_when_set_and_the_block_keeps_its_model():
+    block = EquationNeuron(n=2, model=dict(LIF))
+    with pytest.raises(eq.EquationError, match="undefined symbol 'oops'"):
+        block.model = dict(LIF, threshold="v > oops")
+    assert block.model["threshold"] == "v > V_th"
+    block.model = dict(LIF, threshold="v > V_th + 1")
+    assert block.compiled().model.threshold == "v > V_th + 1"
