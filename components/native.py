@@ -127,7 +127,8 @@ def generated(source: str, symbol: str):
     """Build C ``source`` generated from a model declaration (components/equation_codegen.py)
     like native.c, and return its function ``symbol``; None (after a one-line notice) where it
     cannot be built. The source holds only validated names and re-printed numbers."""
-    key = hashlib.sha256(source.encode() + " ".join(FLAGS + [platform.machine(), platform.node()]).encode())
+    flags = FLAGS + ["-fno-thread-jumps"]  # jump threading leaves the refractory selects as branches: no SIMD
+    key = hashlib.sha256(source.encode() + " ".join(flags + [platform.machine(), platform.node()]).encode())
     target = _cache_dir() / f"model_{key.hexdigest()[:16]}.so"
     try:
         if not target.exists():
@@ -138,7 +139,7 @@ def generated(source: str, symbol: str):
             with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
                 src, built = Path(tmp) / "model.c", Path(tmp) / target.name
                 src.write_text(source)
-                subprocess.run([compiler, *FLAGS, "-o", str(built), str(src), "-lm"],
+                subprocess.run([compiler, *flags, "-o", str(built), str(src), "-lm"],
                                check=True, capture_output=True, text=True)
                 built.replace(target)
         lib = ctypes.CDLL(str(target))
