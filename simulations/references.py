@@ -67,9 +67,10 @@ def run_brian2(kind="cuba", n=4000, seconds=1.0, seed=1, target="numpy", method=
 
     standalone = target == "cpp_standalone"
     if standalone:
-        b2.set_device("cpp_standalone", directory=tempfile.mkdtemp(prefix="brian2_ref_"), build_on_run=False)
+        project = tempfile.mkdtemp(prefix="brian2_ref_")  # never the current folder
+        b2.set_device("cpp_standalone", directory=project, build_on_run=False)
         b2.device.reinit()
-        b2.device.activate(directory=tempfile.mkdtemp(prefix="brian2_ref_"), build_on_run=False)
+        b2.device.activate(directory=project, build_on_run=False)
         b2.prefs.devices.cpp_standalone.openmp_threads = 0
     else:
         b2.set_device("runtime")
@@ -120,7 +121,7 @@ def run_brian2(kind="cuba", n=4000, seconds=1.0, seed=1, target="numpy", method=
     net = b2.Network(*objects)
     if standalone:
         net.run(seconds * b2.second)
-        b2.device.build(run=True, compile=True)
+        b2.device.build(directory=project, run=True, compile=True)
         run_seconds = b2.device._last_run_time
     else:
         net.run(0.1 * ms)  # code generation and compilation happen here, outside the timing
