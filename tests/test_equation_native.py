@@ -40,7 +40,7 @@ def network(model, drive=(500.0, 200.0, -200.0)):
 def run(circuit, fast, monkeypatch, dtype, variants=None):
     monkeypatch.setattr(native, "ENABLED", fast)
     sim = compile(circuit, seed=5, dtype=dtype, variants=variants, record=["pop.spikes"])
-    sim.run(0.15)
+    sim.run(0.1)
     return sim
 
 
