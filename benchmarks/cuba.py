@@ -27,9 +27,9 @@ def ours(seconds: float, dtype=torch.float32, **options):
 
 
 def run_brian2(seconds: float, target: str):
-    from simulations.brian2_twin import run_brian2_cuba
+    from simulations.references import run_brian2 as run_reference
 
-    r = run_brian2_cuba(seconds=seconds, seed=1, target=target)
+    r = run_reference("cuba", seconds=seconds, seed=1, target=target)  # Brian2's example as written
     n_exc, n = r["n_exc"], 4000
     exc = (r["spike_i"] < n_exc).sum() / n_exc / seconds
     inh = (r["spike_i"] >= n_exc).sum() / (n - n_exc) / seconds

@@ -40,9 +40,9 @@ def main():
     reference = None
     if not args.no_brian2:
         try:
-            from simulations.brian2_twin import run_brian2_cuba
+            from simulations.references import run_brian2
 
-            reference = run_brian2_cuba(seconds=1.0, target="cpp_standalone")["run_seconds"] / 10_000
+            reference = run_brian2("cuba", seconds=1.0, target="cpp_standalone")["run_seconds"] / 10_000
         except ImportError:
             print("Brian2 not installed: pip install -e .[bench] to compare")
     print(f"{'B':>4}{'us/step':>10}{'us/network-step':>17}{'vs B=1':>8}{'vs brian2 standalone':>22}  exc Hz (first, last)")

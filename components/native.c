@@ -23,15 +23,25 @@ typedef struct {
 
 /* One block of a fused program (simulations/fused.py): a LIF population summing the currents
  * published by its source projections, or a projection reading a population's spikes. */
-enum { OP_LIF = 1, OP_PROPAGATE = 2 };
+enum { OP_LIF = 1, OP_PROPAGATE = 2, OP_MODEL = 3 };
 #define MAX_SOURCES 8
 typedef struct {
     int64_t kind, n_sources, record;       /* record: recorder id, or -1 */
-    void *args;                            /* lif_args or propagate_args */
+    void *args;                            /* lif_args, propagate_args or model_args */
     void *sources[MAX_SOURCES];            /* LIF: propagate_args of its current inputs */
     void *spikes;                          /* projection: the spikes it reads */
-    void *scratch;                         /* LIF with several inputs: their sum */
+    void *scratch;                         /* LIF with several inputs: their sum; model: zeros */
+    void *fn;                              /* model: its generated step (components/equation_codegen.py) */
+    void *inputs[3];                       /* model: propagate_args feeding current, exc, inh (or NULL) */
 } program_op;
+
+/* Arguments of a generated model step; must match components/equation_codegen.py. */
+typedef struct {
+    int64_t B, n, rows, t;
+    void **state;
+    void *params, *P, *P_held, *ref_steps, *countdown, *spikes, *current, *exc, *inh;
+} model_args;
+typedef void (*model_fn)(const model_args *);
 
 /* The current a projection published at the end of the previous step (see propagate). */
 static void *published(const propagate_args *a, int64_t t) { return ((t + 1) % 2) ? a->buf1 : a->buf0; }
@@ -168,8 +178,31 @@ int64_t run_program_##SUFFIX(const program_op *ops, int64_t n_ops, int64_t t, in
                     current = sum;                                                             \
                 }                                                                              \
                 lif_step_##SUFFIX(a, current);                                                 \
-                if (op->record >= 0) { /* spikes are 0 or 1: skip 16 zeros at a time */       \
-                    const T *spikes = a->spikes;                                               \
+                record_##SUFFIX(op, a->spikes, size, t, events, &k);                           \
+            } else if (op->kind == OP_MODEL) {                                                 \
+                model_args *m = op->args;                                                      \
+                m->current = op->inputs[0] ? published(op->inputs[0], t) : op->scratch; /* zeros */ \
+                m->exc = op->inputs[1] ? published(op->inputs[1], t) : op->scratch;           \
+                m->inh = op->inputs[2] ? published(op->inputs[2], t) : op->scratch;           \
+                m->t = t;                                                                      \
+                ((model_fn)op->fn)(m);                                                         \
+                record_##SUFFIX(op, m->spikes, m->B * m->n, t, events, &k);                    \
+            } else {                                                                           \
+                propagate_##SUFFIX(op->args, op->spikes, t);                                   \
+            }                                                                                  \
+        }                                                                                      \
+    }                                                                                          \
+    *n_events = k / 3;                                                                         \
+    return done;                                                                               \
+}
+
+/* Append (step, recorder, flat index) for each spike of a recorded op (spikes are 0 or 1:
+ * skip 16 zeros at a time). */
+#define DEFINE_RECORD(T, SUFFIX)                                                               \
+static void record_##SUFFIX(const program_op *op, const T *spikes, int64_t size, int64_t t,   \
+                            int64_t *events, int64_t *k_) {                                    \
+                int64_t k = *k_;                                                               \
+                if (op->record >= 0) {                                                         \
                     for (int64_t i0 = 0; i0 < size; i0 += 16) {                                \
                         const int64_t end = i0 + 16 < size ? i0 + 16 : size;                   \
                         T any = 0;                                                             \
@@ -181,18 +214,14 @@ int64_t run_program_##SUFFIX(const program_op *ops, int64_t n_ops, int64_t t, in
                             }                                                                  \
                     }                                                                          \
                 }                                                                              \
-            } else {                                                                           \
-                propagate_##SUFFIX(op->args, op->spikes, t);                                   \
-            }                                                                                  \
-        }                                                                                      \
-    }                                                                                          \
-    *n_events = k / 3;                                                                         \
-    return done;                                                                               \
+                *k_ = k;                                                                       \
 }
 
 DEFINE_KERNELS(float, f32)
+DEFINE_RECORD(float, f32)
 DEFINE_PROGRAM(float, f32)
 DEFINE_STDP(float, f32)
 DEFINE_KERNELS(double, f64)
+DEFINE_RECORD(double, f64)
 DEFINE_PROGRAM(double, f64)
 DEFINE_STDP(double, f64)

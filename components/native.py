@@ -50,12 +50,12 @@ class StdpArgs(ctypes.Structure):
 
 
 MAX_SOURCES = 8
-OP_LIF, OP_PROPAGATE = 1, 2
+OP_LIF, OP_PROPAGATE, OP_MODEL = 1, 2, 3
 
 
 class ProgramOp(ctypes.Structure):
     _fields_ = [("kind", I64), ("n_sources", I64), ("record", I64), ("args", PTR),
-                ("sources", PTR * MAX_SOURCES), ("spikes", PTR), ("scratch", PTR)]
+                ("sources", PTR * MAX_SOURCES), ("spikes", PTR), ("scratch", PTR), ("fn", PTR), ("inputs", PTR * 3)]
 
 
 _SIGNATURES = {
@@ -196,3 +196,42 @@ def pack(struct: type[ctypes.Structure], **fields) -> ctypes.Structure:
     """Fill an argument struct; tensors become their data addresses. The caller keeps the
     tensors alive (they are the block's state and parameters) and repacks when they change."""
     return struct(**{k: ptr(v) if isinstance(v, torch.Tensor) or v is None else v for k, v in fields.items()})
+
+
+@lru_cache(maxsize=None)
+def generated(source: str, symbol: str):
+    """Build C ``source`` generated from a model declaration (components/equation_codegen.py)
+    like native.c, and return its function ``symbol``; None (after a one-line notice) where it
+    cannot be built. The source holds only validated names and re-printed numbers."""
+    flags = FLAGS + ["-fno-thread-jumps"]  # jump threading leaves the refractory selects as branches: no SIMD
+    key = hashlib.sha256(source.encode() + " ".join(flags + [platform.machine(), platform.node()]).encode())
+    target = _cache_dir() / f"model_{key.hexdigest()[:16]}.so"
+    try:
+        if not target.exists():
+            compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+            if compiler is None:
+                raise OSError("no C compiler found (set CC or install gcc)")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+                src, built = Path(tmp) / "model.c", Path(tmp) / target.name
+                src.write_text(source)
+                subprocess.run([compiler, *flags, "-o", str(built), str(src), "-lm"],
+                               check=True, capture_output=True, text=True)
+                built.replace(target)
+        lib = ctypes.CDLL(str(target))
+    except (OSError, subprocess.CalledProcessError) as e:
+        detail = getattr(e, "stderr", None) or str(e)
+        print(f"workbench: compiled model unavailable ({detail.strip().splitlines()[-1]}); "
+              "using the plain torch path", file=sys.stderr)
+        return None
+    fn = getattr(lib, symbol)
+    fn.restype = None
+    fn.argtypes = [ctypes.POINTER(ModelArgs)]
+    return fn
+
+
+class ModelArgs(ctypes.Structure):
+    """Arguments of a generated model step (see components/equation_codegen.py)."""
+    _fields_ = [(name, I64) for name in ("B", "n", "rows", "t")] + [
+        (name, PTR) for name in ("state", "params", "P", "P_held", "ref_steps", "countdown", "spikes",
+                                 "current", "exc", "inh")]

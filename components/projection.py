@@ -28,17 +28,33 @@ class Projection(Block):
     weight = param.Number(1.0, doc="synaptic weight (current jump per spike)")
     weight_std = param.Number(0.0, bounds=(0.0, None), doc="standard deviation of the weights")
     tau_syn = param.Number(5.0, bounds=(0.01, None), doc="synaptic current time constant (ms)")
+    synapse = param.Selector(
+        default="exponential", objects=["exponential", "jump"],
+        doc="exponential: publish a current decaying with tau_syn; jump: publish only the weights "
+            "arriving this step (for neurons whose equations hold the synaptic variable, e.g. EquationNeuron)",
+    )
     delay = param.Number(0.0, bounds=(0.0, None), doc="axonal delay (ms), rounded to steps")
     delay_max = param.Number(
         None, allow_None=True, bounds=(0.0, None),
         doc="if set, each synapse's delay is drawn uniformly in [delay, delay_max] (ms)",
+    )
+    stp = param.Selector(
+        default="none", objects=["none", "tsodyks_markram"],
+        doc="short-term plasticity: tsodyks_markram scales each spike's weights by u x (as NEST tsodyks2_synapse)",
+    )
+    U = param.Number(0.5, bounds=(0.0, 1.0), doc="Tsodyks-Markram: release increment U")
+    tau_rec = param.Number(800.0, bounds=(0.01, None), doc="Tsodyks-Markram: recovery time constant (ms)")
+    tau_fac = param.Number(0.0, bounds=(0.0, None), doc="Tsodyks-Markram: facilitation time constant (ms); 0 = none")
+    sign = param.Selector(
+        default="free", objects=["free", "excitatory", "inhibitory"],
+        doc="Dale's law: excitatory weights stay >= 0 and inhibitory <= 0 under every plasticity rule",
     )
     edges = Table(
         default=[], widths=(2, 3, 4), index_columns=2,
         doc="edges: rows [pre, post] or [pre, post, weight] or [pre, post, weight, delay_ms]",
     )
     seed = param.Integer(None, allow_None=True, doc="own seed for connectivity (default: the circuit's)")
-    structural = ("p", "weight", "weight_std", "delay", "delay_max")
+    structural = ("p", "weight", "weight_std", "delay", "delay_max")  # stp, sign: selectors, also structural
     ordered = (("delay", "delay_max"),)
 
     inputs = {
@@ -65,7 +81,8 @@ class Projection(Block):
         return cls(connectivity="edges", edges=rows, **params)
 
     def derive(self, p, dt):
-        return {"decay": exp_decay(dt, p.tau_syn)}
+        decay = exp_decay(dt, p.tau_syn)
+        return {"decay": decay if self.synapse == "exponential" else torch.zeros_like(decay)}
 
     def n_synapses(self, ctx) -> float:
         """Expected number of synapses, known before any is drawn."""
@@ -143,7 +160,12 @@ class Projection(Block):
             torch.round(delays / ctx.dt).long().to(ctx.device),
             ctx.sizes["spikes"], ctx.sizes["current"],
         )
+        self.keep_sign(syn)
         state = {"synapses": syn, "w": syn.w, "current": ctx.zeros(ctx.batch, syn.n_post)}
+        if self.stp == "tsodyks_markram":  # per presynaptic neuron: every synapse of one neuron sees its spikes
+            state["stp_x"] = ctx.zeros(ctx.batch, syn.n_pre) + 1.0  # recovered
+            state["stp_u"] = ctx.zeros(ctx.batch, syn.n_pre) + p.U  # so the first spike releases U
+            state["stp_last"] = ctx.zeros(ctx.batch, syn.n_pre) - 1.0  # < 0: no spike yet
         if syn.max_delay > 0:
             state["in_flight"] = ctx.zeros(syn.max_delay + 1, ctx.batch, syn.n_post)
         return state
@@ -170,11 +192,35 @@ class Projection(Block):
         """Point state["current"] at the buffer the compiled kernel published before step t."""
         state["current"] = state["buffers"][(t + 1) % 2]
 
+    def keep_sign(self, syn) -> None:
+        """Dale's law: clip weights to the projection's sign (after init and after every rule's step)."""
+        if self.sign == "excitatory":
+            syn.w.clamp_(min=0.0)
+        elif self.sign == "inhibitory":
+            syn.w.clamp_(max=0.0)
+
+    def _release(self, ctx, p, state, rows, neurons) -> torch.Tensor:
+        """Tsodyks-Markram efficacy u x of each spiking (row, neuron), as NEST's tsodyks2_synapse:
+        the first spike releases x u = U (x = 1, u = U); each later one first updates, with h the
+        time since the neuron's previous spike, x <- 1 + (x - x u - 1) e^(-h/tau_rec) and
+        u <- U + u (1 - U) e^(-h/tau_fac) (u = U when tau_fac = 0)."""
+        x, u, last = state["stp_x"], state["stp_u"], state["stp_last"]
+        U, tau_rec, tau_fac = p.U[rows, 0], p.tau_rec[rows, 0], p.tau_fac[rows, 0]
+        h = ctx.t * ctx.dt - last[rows, neurons]
+        xe, ue = x[rows, neurons], u[rows, neurons]
+        x_new = 1.0 + (xe - xe * ue - 1.0) * torch.exp(-h / tau_rec)
+        u_decay = torch.where(tau_fac > 0, torch.exp(-h / torch.where(tau_fac > 0, tau_fac, 1.0)), 0.0)
+        u_new = U + ue * (1.0 - U) * u_decay
+        first = last[rows, neurons] < 0
+        x_new, u_new = torch.where(first, xe, x_new), torch.where(first, ue, u_new)
+        x[rows, neurons], u[rows, neurons], last[rows, neurons] = x_new, u_new, ctx.t * ctx.dt
+        return x_new * u_new
+
     def step(self, ctx, p, state, inputs):
         syn, spikes = state["synapses"], inputs["spikes"]
         state["pre_spikes"] = spikes
         queue = state.get("in_flight")
-        fused = native.kernel("propagate", ctx.device, ctx.dtype)
+        fused = native.kernel("propagate", ctx.device, ctx.dtype) if self.stp == "none" else None
         if fused is not None:
             fused(self.native_args(ctx, p, state), spikes.contiguous().data_ptr(), ctx.t)
             self.published(ctx.t + 1, state)
@@ -184,6 +230,10 @@ class Projection(Block):
         rows, neurons = spikes.nonzero(as_tuple=True)
         ids, batch_rows = syn.outgoing(rows, neurons)
         w = syn.weights_of(ids, batch_rows)
+        if self.stp != "none":
+            scale = torch.zeros_like(spikes)
+            scale[rows, neurons] = self._release(ctx, p, state, rows, neurons)
+            w = w * scale[batch_rows, syn.pre[ids]]
         if queue is not None:
             slots = queue.shape[0]
             slot = (ctx.t + syn.delay[ids]) % slots

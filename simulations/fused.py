@@ -1,8 +1,9 @@
 """Fused runs: many steps of a circuit inside one compiled call, with no Python per step.
 
-Applies when every block has a compiled kernel that can run unattended (LIF populations and
-projections without learning rules, or subclasses that keep their step, on CPU) and every recorder is a spike recorder of a LIF
-population. The program calls the very kernels the per-step path calls, in the same order, so
+Applies when every block has a compiled kernel that can run unattended (LIF populations,
+equation-defined neurons with at most one wire per input, projections without learning rules or
+short-term plasticity, or subclasses that keep their step, on CPU) and every recorder is a spike
+recorder of such a population. The program calls the very kernels the per-step path calls, in the same order, so
 spikes are identical; anything else runs step by step.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ import ctypes
 import torch
 
 from components import native
+from components.equation_neuron import _EquationNeuronBase
 from components.lif_population import LIFPopulation
 from components.projection import Projection
 
@@ -21,6 +23,11 @@ from .probes import SpikeRecorder
 def _plain(block, kind) -> bool:
     """A ``kind`` block whose step is ``kind``'s own (a subclass with its own maths is not)."""
     return isinstance(block, kind) and type(block).step is kind.step
+
+
+def _spiking(block) -> bool:
+    """A population whose spikes the compiled program produces."""
+    return _plain(block, LIFPopulation) or _plain(block, _EquationNeuronBase)
 
 
 class Program:
@@ -64,7 +71,7 @@ def build(sim) -> Program | None:
     for path, recorder in sim.recorders.items():
         name, _, probe = path.partition(".")
         node = sim.nodes[name]
-        if not (isinstance(recorder, SpikeRecorder) and _plain(node.block, LIFPopulation) and probe == "spikes"):
+        if not (isinstance(recorder, SpikeRecorder) and _spiking(node.block) and probe == "spikes"):
             return None
         recorded.append((node, recorder))
     record_id = {node.name: i for i, (node, _) in enumerate(recorded)}
@@ -84,14 +91,32 @@ def build(sim) -> Program | None:
             if len(sources) > 1:
                 state.setdefault("summed_current", torch.zeros_like(state["v"]))
                 op.scratch = state["summed_current"].data_ptr()
-        elif _plain(block, Projection) and node.target is None and "plasticity" not in node.ctx.wired:
+        elif _plain(block, _EquationNeuronBase):
+            kernel = block.native_kernel(node.ctx)
+            if kernel is None:
+                return None
+            op.kind, op.record = native.OP_MODEL, record_id.get(node.name, -1)
+            block.native_args(node.ctx, node.params, state, {})
+            op.args = ctypes.addressof(state["packed_args"])
+            op.scratch = state["zeros"].data_ptr()  # read for unwired inputs
+            op.fn = ctypes.cast(kernel, ctypes.c_void_p).value
+            for k, port in enumerate(("current", "exc", "inh")):
+                sources = node.sources.get(port, [])
+                if len(sources) > 1 or any(not _plain(sim.nodes[src].block, Projection) for src, _ in sources):
+                    return None
+                for src, _ in sources:
+                    source = sim.nodes[src]
+                    op.inputs[k] = ctypes.addressof(source.block.native_args(source.ctx, source.params, source.state))
+        elif (_plain(block, Projection) and node.target is None and "plasticity" not in node.ctx.wired
+              and block.stp == "none"):
             (src, port), = node.sources["spikes"]
-            if not _plain(sim.nodes[src].block, LIFPopulation):
+            if not _spiking(sim.nodes[src].block):
                 return None
             op.kind, op.record = native.OP_PROPAGATE, -1
             op.args = ctypes.addressof(block.native_args(node.ctx, node.params, state))
             source = sim.nodes[src]
-            source.block.native_args(source.ctx, source.params, source.state)  # makes its spikes buffer
+            if isinstance(source.block, LIFPopulation):
+                source.block.native_args(source.ctx, source.params, source.state)  # makes its spikes buffer
             op.spikes = source.state["spikes"].data_ptr()
         else:
             return None

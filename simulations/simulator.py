@@ -246,6 +246,8 @@ class Simulator:
                     inputs["target"] = self.nodes[node.target].state
                 for port, value in node.step(node.ctx, node.params, node.state, inputs).items():
                     (published_later if port in node.latent else outputs)[(node.name, port)] = value
+                if node.target is not None and getattr(self.nodes[node.target].block, "sign", "free") != "free":
+                    self.nodes[node.target].block.keep_sign(inputs["target"]["synapses"])  # Dale's law
         except _BLOCK_ERRORS as e:
             if isinstance(e, (CircuitError, DivergenceError)):
                 raise
