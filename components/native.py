@@ -110,19 +110,32 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _build(target: Path) -> None:
-    """Compile into a temporary name, record the library's hash beside it, then move both into
-    place atomically (concurrent processes never load a half-written file)."""
+def _build(target: Path, source: bytes, flags: list[str]) -> None:
+    """Compile ``source`` into a temporary name, record the library's hash beside it, then move
+    both into place atomically (concurrent processes never load a half-written file)."""
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         raise OSError("no C compiler found (set CC or install gcc)")
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        built = Path(tmp) / target.name
-        subprocess.run([compiler, *FLAGS, "-o", str(built), str(SOURCE)], check=True, capture_output=True, text=True)
+        src, built = Path(tmp) / "source.c", Path(tmp) / target.name
+        src.write_bytes(source)
+        subprocess.run([compiler, *flags, "-o", str(built), str(src), "-lm"], check=True, capture_output=True, text=True)
         sidecar = Path(tmp) / "hash"
         sidecar.write_text(_digest(built))
         sidecar.replace(target.with_suffix(".sha256"))
         built.replace(target)
+
+
+def _load(name: str, source: bytes, flags: list[str]) -> ctypes.CDLL:
+    """The library built from ``source`` with ``flags``, from the private cache: loaded only if it
+    is ours and matches the hash recorded at build time, (re)built otherwise."""
+    target = private_cache_dir() / name
+    if not _verified(target):  # missing, or not what we built: (re)build it
+        target.unlink(missing_ok=True)
+        _build(target, source, flags)
+        if not _verified(target):
+            raise CacheRefused(f"{target} changed while it was being built")
+    return ctypes.CDLL(str(target))
 
 
 def _verified(target: Path) -> bool:
@@ -141,13 +154,7 @@ def _verified(target: Path) -> bool:
 def _library():
     """The compiled library, or None after a one-line notice (the torch path runs instead)."""
     try:
-        target = private_cache_dir() / library_path().name
-        if not _verified(target):  # missing, or not what we built: (re)build it
-            target.unlink(missing_ok=True)
-            _build(target)
-            if not _verified(target):
-                raise CacheRefused(f"{target} changed while it was being built")
-        lib = ctypes.CDLL(str(target))
+        lib = _load(library_path().name, SOURCE.read_bytes(), FLAGS)
         for name, (restype, argtypes) in _SIGNATURES.items():
             for suffix in _SUFFIX.values():
                 fn = getattr(lib, f"{name}_{suffix}")
@@ -205,26 +212,13 @@ def generated(source: str, symbol: str):
     cannot be built. The source holds only validated names and re-printed numbers."""
     flags = FLAGS + ["-fno-thread-jumps"]  # jump threading leaves the refractory selects as branches: no SIMD
     key = hashlib.sha256(source.encode() + " ".join(flags + [platform.machine(), platform.node()]).encode())
-    target = _cache_dir() / f"model_{key.hexdigest()[:16]}.so"
     try:
-        if not target.exists():
-            compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-            if compiler is None:
-                raise OSError("no C compiler found (set CC or install gcc)")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-                src, built = Path(tmp) / "model.c", Path(tmp) / target.name
-                src.write_text(source)
-                subprocess.run([compiler, *flags, "-o", str(built), str(src), "-lm"],
-                               check=True, capture_output=True, text=True)
-                built.replace(target)
-        lib = ctypes.CDLL(str(target))
-    except (OSError, subprocess.CalledProcessError) as e:
-        detail = getattr(e, "stderr", None) or str(e)
-        print(f"workbench: compiled model unavailable ({detail.strip().splitlines()[-1]}); "
-              "using the plain torch path", file=sys.stderr)
+        lib = _load(f"model_{key.hexdigest()[:32]}.so", source.encode(), flags)
+        fn = getattr(lib, symbol)
+    except (OSError, subprocess.CalledProcessError, AttributeError) as e:
+        detail = (getattr(e, "stderr", None) or str(e)).strip().splitlines() or [type(e).__name__]
+        print(f"workbench: compiled model unavailable ({detail[-1]}); using the plain torch path", file=sys.stderr)
         return None
-    fn = getattr(lib, symbol)
     fn.restype = None
     fn.argtypes = [ctypes.POINTER(ModelArgs)]
     return fn

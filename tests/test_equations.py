@@ -77,8 +77,8 @@ def test_a_bad_declaration_in_a_file_fails_on_load_with_its_reason():
     c = Circuit("typed")
     c.add("pop", EquationNeuron(n=3, model=dict(LIF)))
     text = c.to_json().replace("(E_L - v)/tau", "(E_L - v)/tau + os.getcwd()")
-    from simulations.errors import CircuitFileError
-    with pytest.raises(CircuitFileError, match=r"only the functions .* may be called, line 1, column 25"):
+    from simulations.errors import ParameterError
+    with pytest.raises(ParameterError, match=r"only the functions .* may be called, line 1, column 25"):
         Circuit.from_json(text)
 
 
