@@ -13,7 +13,6 @@ import re
 import time
 import traceback
 from collections import deque
-from functools import partial
 from pathlib import Path
 
 import panel as pn
@@ -651,4 +650,7 @@ def create_app(token: str | None = None):
 
 
 def app_factory(token: str | None = None):
-    return partial(create_app, token=token)
+    """The page function ``pn.serve`` calls per session (a plain function: Panel does not call partials)."""
+    def app():
+        return create_app(token)
+    return app
