@@ -132,8 +132,11 @@ def test_delete_and_undo_and_reload_keeps_the_circuit(page):
     page.select("ii")
     page.button("Delete ii")
     page.wait_for(lambda: "ii" not in page.nodes(), what="ii deleted")
-    page.open()  # reload: the circuit of this browser comes back
-    assert "ii" not in page.nodes() and len(page.nodes()) == DEMO_BLOCKS - 1
+    page.open()  # reload: this tab's autosave is offered
+    page.wait_for(lambda: "Autosaved circuit" in page.text(".wb-restore"), what="the restore offer")
+    page.button("Restore")
+    page.wait_for(lambda: "ii" not in page.nodes(), what="the autosaved circuit back")
+    assert len(page.nodes()) == DEMO_BLOCKS - 1
 
 
 def test_two_browsers_run_different_circuits_without_cross_talk(chromium, workbench_url):

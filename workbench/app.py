@@ -120,7 +120,7 @@ class Workbench:
                                    self._guard("Deleting", self._delete), self._guard("Renaming", self._rename))
         self.link = BrowserLink(width=0, height=0, margin=0)
         self.link.param.watch(self._acked, "ack")
-        self.link.param.watch(self._guard("Autosave", self._got_tab), "tab_id")
+        self.link.param.watch(self._guard("Autosave", self._got_tab), ["tab_id", "browser_id"])
         self.link.on_command = self._guard("The shortcut", self.command)
         self._build_controls()
         self.gallery = Gallery(self._guard("Opening the demo", self.open_demo))
@@ -216,7 +216,7 @@ class Workbench:
                 category = cls.category
                 items.append({"label": category.upper(), "selectable": False, "draggable": False,
                               "icon": "folder_open"})
-            items.append({"label": name, "tooltip": tip})
+            items.append({"label": name, "tooltip": tip, "icon": None})
         self.palette.items = items or [{"label": "no block matches", "selectable": False, "draggable": False}]
 
     def _layout(self):
