@@ -42,6 +42,10 @@ def downloaded(page, action) -> tuple[str, str]:
     return info.value.suggested_filename, Path(info.value.path()).read_text()
 
 
+def rate(page) -> float:
+    return float(page.page.locator(".wb-param-rate input").first.input_value())
+
+
 def key(page, combo: str):
     page.page.locator(".react-flow__pane").click(position={"x": 5, "y": 5})
     page.page.keyboard.press(combo)
@@ -84,7 +88,12 @@ def test_raster_in_the_browser_holds_every_spike_of_its_neurons(page):
     page.button("Pause")
     time.sleep(1.0)
     t_ms = status_time(page)
-    t, neuron, color = (np.asarray(page.source("wb-raster", c)) for c in ("t", "neuron", "color"))
+    cols = page.page.evaluate("""() => { for (const d of Bokeh.documents) {
+        const found = [...d.all_models].filter((m) => m.name === "wb-raster");
+        if (found.length) { const s = found[found.length - 1].data;
+          return [Array.from(s.t), Array.from(s.neuron), Array.from(s.color)]; } } return null; }""")
+    t, neuron, color = (np.asarray(c) for c in cols)
+    assert len(t) == len(neuron) == len(color), (len(t), len(neuron), len(color))
     sim = compile(Circuit.load(DEMO), dt=0.1, seed=0)
     sim.step(int(round(t_ms / 0.1)))
     start = t_ms - 1000.0
@@ -132,14 +141,14 @@ def test_every_edit_undoes_and_redoes_with_shortcuts_and_is_listed(page):
     page.wait_for(lambda: "input" in page.nodes() and "drive" not in page.nodes(), what="undo the rename")
     key(page, "Control+z")
     page.select("input")
-    page.wait_for(lambda: page.page.locator(".wb-param-rate input").first.input_value() == "20", what="rate back")
+    page.wait_for(lambda: rate(page) == 20.0, what="rate back")
     key(page, "Control+z")
     page.wait_for(lambda: "lif1" not in page.nodes(), what="undo the add")
     key(page, "Control+Shift+z")
     page.wait_for(lambda: "lif1" in page.nodes(), what="redo the add")
     key(page, "Control+y")
     page.select("input")
-    page.wait_for(lambda: page.page.locator(".wb-param-rate input").first.input_value() == "35", what="redo rate")
+    page.wait_for(lambda: rate(page) == 35.0, what="redo rate")
     key(page, "Control+a")
     page.wait_for(lambda: page.page.locator(".react-flow__node.selected").count() == len(page.nodes()),
                   what="Ctrl+A selects every block")

@@ -239,7 +239,7 @@ class Workbench:
             width=290, css_classes=["wb-sidebar"])
         canvas = pn.Column(self.editor.flow, sizing_mode="stretch_width", css_classes=["wb-canvas"],
                            styles={"height": "max(320px, calc(100vh - 330px))"})
-        main = pn.Column(self.restore_bar, self.demo_area, canvas, self.probe_choice, self.views,
+        main = pn.Column(self.restore_bar, canvas, self.probe_choice, self.demo_area, self.views,
                          sizing_mode="stretch_width")
         return pn.Column(pn.pane.HTML(f"<style>{CSS}</style>", width=0, height=0, margin=0), toolbar,
                          pn.Row(sidebar, main, sizing_mode="stretch_width"), self.message_box, self.gallery_panel(),
@@ -280,6 +280,8 @@ class Workbench:
             self.pause() if self.runner.running else self.run()
         elif name == "select_all":
             self.editor.select_all()
+        elif name == "delete":
+            self.editor.delete_blocks(list(self.editor.selection))
 
     # -- editing ---------------------------------------------------------------------------------
     @property

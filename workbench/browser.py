@@ -73,8 +73,9 @@ class BrowserLink(JSComponent):
         else if (ctrl && key === "s") command = "save";
         else if (ctrl && key === "a") command = "select_all";
         else if (!ctrl && key === " ") command = "run_pause";
+        else if (!ctrl && (key === "delete" || key === "backspace")) command = "delete";
         if (command === null || (typing(e) && command !== "save")) return;
-        e.preventDefault();
+        if (command !== "delete") e.preventDefault();  // the canvas deletes selected wires itself
         model.send_msg({ command });
       };
       document.addEventListener("keydown", onKey);

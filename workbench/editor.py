@@ -237,6 +237,7 @@ class CircuitEditor:
             return
         for name in names:
             self.circuit.remove(name)
+        self.selection = []
         self.refresh()
         self.commit("Delete " + ", ".join(names))
         self.on_select(None)
@@ -257,7 +258,8 @@ class CircuitEditor:
         self.commit(f"Rename circuit to {name}", key="circuit-name")
 
     def select_all(self) -> None:
-        self.refresh(selected=set(self.circuit.graph.nodes))
+        self.selection = list(self.circuit.graph.nodes)
+        self.refresh(selected=set(self.selection))
 
     def connect(self, source: str, target: str) -> Wire:
         wire = self.circuit.connect(source, target)

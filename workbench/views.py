@@ -104,7 +104,9 @@ class RasterView:
         self.window.append((float(t.max()), len(t)))
         while self.window and self.window[0][0] < start:
             self.window.popleft()
-        self.source.stream(dict(t=t, y=y, neuron=n, color=c), rollover=sum(k for _, k in self.window))
+        # plain lists: BokehJS shrinks list columns when the rollover drops, typed arrays it does not
+        self.source.stream(dict(t=t.tolist(), y=y.tolist(), neuron=n.tolist(), color=c.tolist()),
+                           rollover=sum(k for _, k in self.window))
         self.points += len(t)
 
 
