@@ -378,7 +378,7 @@ class Workbench:
         if self._pending_restore is None:
             store.save(self.browser_id, self.tab_id, self.circuit.to_json())
 
-    def _got_tab(self, _event) -> None:
+    def _got_tab(self, *_events) -> None:
         """The browser told us its tab id: offer this tab's (else this browser's newest) autosave."""
         if not self.link.tab_id or not self.link.browser_id or self.tab_id:
             return

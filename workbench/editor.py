@@ -259,7 +259,8 @@ class CircuitEditor:
 
     def select_all(self) -> None:
         self.selection = list(self.circuit.graph.nodes)
-        self.refresh(selected=set(self.selection))
+        for name in self.selection:
+            self.flow.patch_node_props(name, {"selected": True})
 
     def connect(self, source: str, target: str) -> Wire:
         wire = self.circuit.connect(source, target)
