@@ -248,7 +248,7 @@ def test_layout_fits_the_screen_with_palette_search_help_and_gallery_overlay(chr
                       what="category headers")
         page.click(".wb-help-button")
         page.wait_for(lambda: page.visible(".wb-help"), what="the help panel")
-        help_text = page.text(".wb-help")
+        help_text = page.text(".wb-help-text")
         assert "Getting started" in help_text and "Ctrl+Z" in help_text and "demos.md" in help_text
         page.page.screenshot(path=str(OUT / f"workbench_help_{w}x{h}.png"))
         page.click(".wb-help-close")
