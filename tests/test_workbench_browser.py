@@ -133,7 +133,7 @@ def test_delete_and_undo_and_reload_keeps_the_circuit(page):
     page.button("Delete ii")
     page.wait_for(lambda: "ii" not in page.nodes(), what="ii deleted")
     page.open()  # reload: this tab's autosave is offered
-    page.wait_for(lambda: "Autosaved circuit" in page.text(".wb-restore"), what="the restore offer")
+    page.wait_for(lambda: "Autosaved circuit" in page.text(".wb-restore-text"), what="the restore offer")
     page.button("Restore")
     page.wait_for(lambda: "ii" not in page.nodes(), what="the autosaved circuit back")
     assert len(page.nodes()) == DEMO_BLOCKS - 1

@@ -249,7 +249,7 @@ def test_layout_fits_the_screen_with_palette_search_help_and_gallery_overlay(chr
         page.click(".wb-help-button")
         page.wait_for(lambda: page.visible(".wb-help"), what="the help panel")
         help_text = page.text(".wb-help-text")
-        assert "Getting started" in help_text and "Ctrl+Z" in help_text and "demos.md" in help_text
+        assert "Getting started" in help_text and "Ctrl+Z" in help_text and "Teaching demos" in help_text
         page.page.screenshot(path=str(OUT / f"workbench_help_{w}x{h}.png"))
         page.click(".wb-help-close")
         page.click(".wb-gallery-button")
@@ -351,7 +351,7 @@ def test_autosave_is_per_tab_on_disk_and_survives_a_server_restart(chromium, tmp
         proc, _ = start_server(port, env=env)
         for p, gone, kept in [(a, "ii", "ee"), (b, "ee", "ii")]:
             p.open()
-            p.wait_for(lambda: "Autosaved circuit" in p.text(".wb-restore"), what="the restore offer")
+            p.wait_for(lambda: "Autosaved circuit" in p.text(".wb-restore-text"), what="the restore offer")
             assert gone in p.nodes()  # nothing replaced until the user chooses
             p.button("Restore")
             p.wait_for(lambda: gone not in p.nodes() and kept in p.nodes(), what="this tab's own circuit")

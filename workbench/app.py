@@ -122,6 +122,7 @@ class Workbench:
         self.link.param.watch(self._acked, "ack")
         self.link.param.watch(self._guard("Autosave", self._got_tab), ["tab_id", "browser_id"])
         self.link.on_command = self._guard("The shortcut", self.command)
+        self.link.on_restore = self._guard("Restoring", self._restore)
         self._build_controls()
         self.gallery = Gallery(self._guard("Opening the demo", self.open_demo))
         self.gallery.panel.visible = False
@@ -191,8 +192,6 @@ class Workbench:
         self.probe_choice.param.watch(self._guard("Choosing views", self._views_chosen), "value")
         self.history = pn.pane.HTML("", css_classes=["wb-history"], sizing_mode="stretch_width",
                                     styles={"font-size": "12px"})
-        self.restore_bar = pn.Row(visible=False, css_classes=["wb-restore"], sizing_mode="stretch_width",
-                                  styles={"background": "#fff8e1", "border": "1px solid #f0c36d", "border-radius": "4px"})
         self.help = pn.Column(
             pn.Row(pn.pane.Markdown("## Help", margin=(0, 10)), pn.layout.HSpacer(),
                    button("Close", "wb-help-close", self.toggle_help, "Help")),
@@ -239,7 +238,7 @@ class Workbench:
             width=290, css_classes=["wb-sidebar"])
         canvas = pn.Column(self.editor.flow, sizing_mode="stretch_width", css_classes=["wb-canvas"],
                            styles={"height": "max(320px, calc(100vh - 330px))"})
-        main = pn.Column(self.restore_bar, canvas, self.probe_choice, self.demo_area, self.views,
+        main = pn.Column(canvas, self.probe_choice, self.demo_area, self.views,
                          sizing_mode="stretch_width")
         return pn.Column(pn.pane.HTML(f"<style>{CSS}</style>", width=0, height=0, margin=0), toolbar,
                          pn.Row(sidebar, main, sizing_mode="stretch_width"), self.message_box, self.gallery_panel(),
@@ -379,10 +378,14 @@ class Workbench:
             store.save(self.browser_id, self.tab_id, self.circuit.to_json())
 
     def _got_tab(self, *_events) -> None:
-        """The browser told us its tab id: offer this tab's (else this browser's newest) autosave."""
-        if not self.link.tab_id or not self.link.browser_id or self.tab_id:
-            return
-        self.browser_id, self.tab_id = self.link.browser_id, self.link.tab_id
+        """The browser told us its tab id: offer its autosave (shown by the browser link itself:
+        layout changes made while the page renders its first models did not reach the page)."""
+        if self.link.tab_id and self.link.browser_id and not self.tab_id:
+            self.browser_id, self.tab_id = self.link.browser_id, self.link.tab_id
+            self._offer_restore()
+
+    def _offer_restore(self) -> None:
+        """Offer this tab's autosave, else this browser's newest (a new tab), unless it is what is shown."""
         found = store.load(self.browser_id, self.tab_id) or store.latest(self.browser_id)
         if found is None or found[0] == self.circuit.to_json():
             self._persist()
@@ -394,19 +397,11 @@ class Workbench:
             self._persist()
             return
         self._pending_restore = text
-        restore = pn.widgets.Button(label="Restore", button_type="primary", css_classes=["wb-restore-yes"], width=90)
-        discard = pn.widgets.Button(label="Keep this one", css_classes=["wb-restore-no"], width=120)
-        restore.on_click(self._guard("Restoring", lambda _e: self._restore(True)))
-        discard.on_click(self._guard("Restoring", lambda _e: self._restore(False)))
-        self.restore_bar.objects = [
-            pn.pane.HTML(f"Autosaved circuit <b>{html.escape(saved.name)}</b> ({len(saved.graph)} blocks, "
-                         f"{len(saved.wires)} wires, saved {store.age_text(saved_at)}). Restore it?", margin=(12, 10)),
-            restore, discard]
-        self.restore_bar.visible = True
+        self.link.offer_restore(f"Autosaved circuit <b>{html.escape(saved.name)}</b> ({len(saved.graph)} blocks, "
+                                f"{len(saved.wires)} wires, saved {store.age_text(saved_at)}). Restore it?")
 
     def _restore(self, yes: bool) -> None:
         text, self._pending_restore = self._pending_restore, None
-        self.restore_bar.visible = False
         if yes and text is not None:
             self.load_circuit(Circuit.from_json(text))
             self.notify("Restored the autosaved circuit.", "success")

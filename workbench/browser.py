@@ -43,6 +43,29 @@ class BrowserLink(JSComponent):
       if (!el || !el.tagName) return false;
       return ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName) || el.isContentEditable;
     }
+    function offer(model, html) {
+      // the autosave offer: a banner of its own, so nothing on the page moves
+      let bar = document.querySelector(".wb-restore");
+      if (bar) bar.remove();
+      if (!html) return;
+      bar = document.createElement("div");
+      bar.className = "wb-restore";
+      bar.style.cssText = "position:fixed;top:100px;left:320px;z-index:2600;background:#fff8e1;" +
+        "border:1px solid #f0c36d;border-radius:6px;padding:8px 12px;box-shadow:0 2px 10px rgba(0,0,0,.25);" +
+        "font:14px sans-serif;display:flex;gap:10px;align-items:center";
+      const text = document.createElement("span");
+      text.className = "wb-restore-text";
+      text.innerHTML = html;
+      bar.appendChild(text);
+      for (const [label, answer] of [["Restore", true], ["Keep this one", false]]) {
+        const b = document.createElement("button");
+        b.textContent = label;
+        b.style.cssText = "padding:4px 10px;cursor:pointer";
+        b.onclick = () => { bar.remove(); model.send_msg({ restore: answer }); };
+        bar.appendChild(b);
+      }
+      document.body.appendChild(bar);
+    }
     export function render({ model }) {
       const name = "%s";
       let id = (document.cookie.split("; ").find((c) => c.startsWith(name + "=")) || "").split("=")[1];
@@ -59,6 +82,7 @@ class BrowserLink(JSComponent):
         requestAnimationFrame(() => setTimeout(() => { model.ack = f; }, 0));
       });
       model.on("msg:custom", (msg) => {
+        if (msg.offer !== undefined) { offer(model, msg.offer); return; }
         if (msg.download === undefined) return;
         const url = URL.createObjectURL(new Blob([msg.text], { type: "application/json" }));
         const a = document.createElement("a");
@@ -88,11 +112,19 @@ class BrowserLink(JSComponent):
     def __init__(self, **params):
         super().__init__(**params)
         self.on_command: Callable[[str], None] | None = None
+        self.on_restore: Callable[[bool], None] | None = None
 
     def _handle_msg(self, data) -> None:
+        if isinstance(data, dict) and isinstance(data.get("restore"), bool) and self.on_restore is not None:
+            self.on_restore(data["restore"])
+            return
         command = data.get("command") if isinstance(data, dict) else None
         if command in SHORTCUTS and self.on_command is not None:
             self.on_command(command)
+
+    def offer_restore(self, html: str) -> None:
+        """Show the autosave offer (trusted, escaped HTML); the answer comes to ``on_restore``."""
+        self._send_msg({"offer": html})
 
     def download(self, filename: str, text: str) -> None:
         """Make the browser save ``text`` as ``filename`` (Ctrl+S)."""
