@@ -130,7 +130,8 @@ def test_every_edit_undoes_and_redoes_with_shortcuts_and_is_listed(page):
     page.page.mouse.move(node["x"] + 40, node["y"] + 160, steps=8)
     page.page.mouse.up()
     page.wait_for(lambda: "Move exc" in page.text(".wb-history"), what="the move listed")
-    page.select("ii")  # delete with the Delete key
+    page.select("ii")  # delete with the Delete key, the block focused
+    page.page.locator('.react-flow__node[data-id="ii"]').focus()
     page.page.keyboard.press("Delete")
     page.wait_for(lambda: "ii" not in page.nodes(), what="ii deleted by the key")
     history = page.text(".wb-history")
