@@ -195,7 +195,7 @@ class Workbench:
         self.help = pn.Column(
             pn.Row(pn.pane.Markdown("## Help", margin=(0, 10)), pn.layout.HSpacer(),
                    button("Close", "wb-help-close", self.toggle_help, "Help")),
-            pn.pane.Markdown(HELP.format(shortcuts="\n".join(f"- **{k}**: {c.replace('_', ' / ')}"
+            pn.pane.Markdown(HELP.format(shortcuts="\n".join(f"- **{k}**: {c.replace('run_pause', 'run / pause').replace('_', ' ')}"
                                                               for c, k in SHORTCUTS.items())),
                              css_classes=["wb-help-text"], sizing_mode="stretch_width"),
             visible=False, css_classes=["wb-help"], width=560,
