@@ -64,7 +64,7 @@ def test_run_grows_the_raster_and_pause_stops_it(page):
     time.sleep(1.0)
     page.page.screenshot(path=str(OUT / "workbench_running.png"), full_page=True)
     page.button("Pause")
-    time.sleep(0.5)
+    time.sleep(1.5)  # the last frame may still be on its way to a busy browser
     t_pause = page.source("wb-rates", "t")[-1]
     time.sleep(1.5)
     assert page.source("wb-rates", "t")[-1] == t_pause, "no new data after Pause"

@@ -134,6 +134,7 @@ def test_every_edit_undoes_and_redoes_with_shortcuts_and_is_listed(page):
     page.page.locator('.react-flow__node[data-id="ii"]').focus()
     page.page.keyboard.press("Delete")
     page.wait_for(lambda: "ii" not in page.nodes(), what="ii deleted by the key")
+    page.wait_for(lambda: "Delete ii" in page.text(".wb-history"), what="the delete listed")  # the canvas is quicker
     history = page.text(".wb-history")
     for label in ["Add lif1", "Set input.rate = 35", "Rename input -> drive", "Move exc", "Delete ii"]:
         assert label in history, (label, history)
