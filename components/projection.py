@@ -25,7 +25,9 @@ class Projection(Block):
     )
     p = param.Number(0.1, bounds=(0.0, 1.0), doc="fixed_probability: probability of each pair")
     autapses = param.Boolean(True, doc="keep i -> i pairs (turn off for a recurrent projection)")
-    weight = param.Number(1.0, doc="synaptic weight (current jump per spike)")
+    weight = param.Number(
+        20.0, doc="synaptic weight, the current jump per spike; 20 lets a default PoissonInput -> Projection -> "
+        "LIFPopulation chain fire at about 7 Hz")
     weight_std = param.Number(0.0, bounds=(0.0, None), doc="standard deviation of the weights")
     tau_syn = param.Number(5.0, bounds=(0.01, None), doc="synaptic current time constant (ms)")
     synapse = param.Selector(

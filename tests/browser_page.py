@@ -14,8 +14,11 @@ OUT = Path(__file__).resolve().parent.parent / "test-output"  # screenshots (git
 class Page:
     """A workbench page with the checks the tests share; records failed requests and errors."""
 
-    def __init__(self, browser, url, height=1100):
-        self.context = browser.new_context(viewport={"width": 1500, "height": height}, accept_downloads=True)
+    def __init__(self, browser, url, height=1100, width=1500, context=None):
+        """A new browser context (own cookies: another browser), or a new tab in ``context``."""
+        self.own_context = context is None
+        self.context = context or browser.new_context(viewport={"width": width, "height": height},
+                                                      accept_downloads=True)
         self.page = self.context.new_page()
         self.failed, self.errors = [], []
         self.page.on("requestfailed", lambda r: self.failed.append(r.url))
@@ -30,7 +33,10 @@ class Page:
         self.page.wait_for_selector(".react-flow__node", timeout=30000)
 
     def close(self):
-        self.context.close()
+        if self.own_context:
+            self.context.close()
+        else:
+            self.page.close()
 
     # -- reading the page ------------------------------------------------------------------------
     def nodes(self) -> set[str]:
@@ -60,6 +66,14 @@ class Page:
 
     def message(self) -> str:
         return self.text(".wb-message")
+
+    def visible(self, selector: str) -> bool:
+        loc = self.page.locator(selector)
+        return loc.count() > 0 and loc.first.is_visible()
+
+    def click(self, selector: str):
+        """Click the button inside a Panel component found by its CSS class."""
+        self.page.locator(f"{selector} button").first.click()
 
     def wait_for(self, predicate, timeout=20.0, what="condition"):
         deadline = time.monotonic() + timeout

@@ -6,7 +6,17 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def workbench_url():
+def autosave_dir(tmp_path_factory):
+    """Autosaves of the test servers go to a temporary directory, not the user's."""
+    import os
+
+    path = tmp_path_factory.mktemp("autosave")
+    os.environ["WORKBENCH_AUTOSAVE"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def workbench_url(autosave_dir):
     """One real workbench server (``python app.py``) for all browser tests; each test's page
     is its own browser context, so its own session, circuit and simulator."""
     from workbench.serve import start_server, stop_server

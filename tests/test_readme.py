@@ -11,7 +11,7 @@ def test_readme_examples_run(tmp_path, monkeypatch):
     for k, code in enumerate(re.findall(r"```python\n(.*?)```", README.read_text(), re.S)):
         exec(compile(code, f"README example {k}", "exec"), namespace)
     sim = namespace["sim"]
-    assert sim.rates("exc")[0] > 0
+    assert sim.rates("exc").mean() > 2 and sim.rates("inh").mean() > 2  # visibly firing (about 7 and 9 Hz)
     assert (tmp_path / "my_circuit.json").exists()
     assert namespace["sweep"].batch == 3
     assert {"exc", "inh", "ee"} <= set(namespace["again"].blocks)

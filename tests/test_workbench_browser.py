@@ -64,7 +64,7 @@ def test_run_grows_the_raster_and_pause_stops_it(page):
     time.sleep(1.0)
     page.page.screenshot(path=str(OUT / "workbench_running.png"), full_page=True)
     page.button("Pause")
-    time.sleep(0.5)
+    time.sleep(1.5)  # the last frame may still be on its way to a busy browser
     t_pause = page.source("wb-rates", "t")[-1]
     time.sleep(1.5)
     assert page.source("wb-rates", "t")[-1] == t_pause, "no new data after Pause"
@@ -132,8 +132,11 @@ def test_delete_and_undo_and_reload_keeps_the_circuit(page):
     page.select("ii")
     page.button("Delete ii")
     page.wait_for(lambda: "ii" not in page.nodes(), what="ii deleted")
-    page.open()  # reload: the circuit of this browser comes back
-    assert "ii" not in page.nodes() and len(page.nodes()) == DEMO_BLOCKS - 1
+    page.open()  # reload: this tab's autosave is offered
+    page.wait_for(lambda: "Autosaved circuit" in page.text(".wb-restore-text"), what="the restore offer")
+    page.button("Restore")
+    page.wait_for(lambda: "ii" not in page.nodes(), what="the autosaved circuit back")
+    assert len(page.nodes()) == DEMO_BLOCKS - 1
 
 
 def test_two_browsers_run_different_circuits_without_cross_talk(chromium, workbench_url):

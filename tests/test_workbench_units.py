@@ -11,7 +11,7 @@ from workbench.app import Workbench, demo_circuit
 from workbench.blocks import block_types, default_name
 from workbench.editor import CircuitEditor, node_types
 from workbench.runner import Runner
-from workbench.views import HEATMAP_CELLS, RASTER_POINTS_PER_FRAME, Dashboard, heatmap_matrix
+from workbench.views import HEATMAP_CELLS, RASTER_ROWS, Dashboard, heatmap_matrix
 
 
 def make_editor():
@@ -99,8 +99,12 @@ def test_views_bound_what_a_large_network_sends_per_frame():
     frame = dash.read(threading.RLock(), final=True)
     dash.update(frame)
     raster = dash.views[0]
-    assert 0 < len(raster.source.data["t"]) <= RASTER_POINTS_PER_FRAME
-    assert max(raster.source.data["y"]) < 700  # downsampled rows
+    assert max(raster.source.data["y"]) < RASTER_ROWS + 2  # a subset of neurons is drawn...
+    times, neurons = sim.spikes("exc")
+    drawn = neurons % raster.stride["exc.spikes"] == 0
+    got = np.asarray(raster.source.data["neuron"])[np.asarray(raster.source.data["color"]) == raster.color["exc.spikes"]]
+    assert len(got) == drawn.sum() > 0  # ...with every one of its spikes
+    assert np.array_equal(np.bincount(got, minlength=10000), np.bincount(neurons[drawn], minlength=10000))
     m = heatmap_matrix(sim, "ee.weights")
     assert m.shape == (HEATMAP_CELLS, HEATMAP_CELLS) and np.isfinite(m).any()
 
@@ -116,3 +120,28 @@ def test_matrix_state_heatmap_keeps_rows_and_columns():
     sim = compile(c).step(10)
     units = sim.probe_value("digits.spikes").shape[-1]
     assert heatmap_matrix(sim, "sel.selectivity").shape == (units, 10)  # units x classes, not a grid
+
+
+def test_raster_keeps_exactly_the_visible_window_of_the_drawn_neurons():
+    """Spikes drawn per neuron within the visible window equal the recorder's, frame after frame."""
+    import threading
+
+    from workbench.views import WINDOW_MS
+
+    sim = compile(demo_circuit(), dt=0.1, seed=0)
+    dash = Dashboard(sim, ["exc.spikes", "inh.spikes"])
+    lock = threading.RLock()
+    for _ in range(30):  # 30 frames of 1000 steps: 3 s, three windows' worth
+        sim.step(1000)
+        dash.update(dash.read(lock))
+    raster = dash.views[0]
+    now = sim.t * sim.dt
+    data = {k: np.asarray(v) for k, v in raster.source.data.items()}
+    for path, name in [("exc.spikes", "exc"), ("inh.spikes", "inh")]:
+        times, neurons = sim.spikes(name)
+        inside = (times >= now - WINDOW_MS) & (neurons % raster.stride[path] == 0)
+        mine = (data["color"] == raster.color[path]) & (data["t"] >= now - WINDOW_MS)
+        n = sim.probe_value(path).shape[-1]
+        assert inside.sum() > 100
+        assert np.array_equal(np.bincount(data["neuron"][mine], minlength=n), np.bincount(neurons[inside], minlength=n))
+        assert data["t"].min() >= now - WINDOW_MS - 100.0  # nothing much older than the window is kept

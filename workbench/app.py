@@ -6,9 +6,13 @@ document lock; the simulator thread never touches a plot.
 """
 from __future__ import annotations
 
+import hmac
+import html
 import io
 import time
+import traceback
 from collections import deque
+from pathlib import Path
 
 import panel as pn
 import panel_material_ui as pmui
@@ -16,10 +20,11 @@ import param
 
 from components.assets import ASSETS
 from simulations import Circuit, CircuitError, compile
+from simulations.export import safe_filename
 
 from . import store
-from .blocks import block_types, summary
-from .browser import COOKIE, BrowserLink
+from .blocks import block_types, tooltip
+from .browser import SHORTCUTS, BrowserLink
 from .connectome import ConnectomeView
 from .editor import PALETTE_DRAG_TYPE, CircuitEditor
 from .export_menu import ExportMenu
@@ -28,7 +33,8 @@ from .inspector import Inspector
 from .runner import Runner
 from .sweep_panel import SweepPanel
 from .training_panel import TrainingPanel
-from .views import Dashboard
+from .view_cards import view_card
+from .views import Dashboard, default_shown
 
 DEMO = ASSETS / "demos" / "stdp_demo.json"
 DT = 0.1  # ms
@@ -39,9 +45,34 @@ STEP_BUTTON_STEPS = 100
 PALETTE_HEIGHT = 360  # px: the palette scrolls, so the inspector stays in view below it
 SPEEDS = {"max": None, "1x real time": 1000.0, "0.5x": 500.0, "0.1x": 100.0, "0.01x": 10.0}
 
+MESSAGE_SECONDS = 8.0  # an info or success message hides itself after this long
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
 CSS = """
 .wb-title { font-weight: 600; font-size: 18px; }
 .wb-status { font-family: monospace; font-size: 12px; }
+"""
+
+HELP = """
+### Getting started
+1. **Add blocks**: click a block in the palette (left) or drag it onto the canvas. Type in the
+   search box to filter; hover a block for what it does and its ports.
+2. **Wire**: drag from an output handle (right side of a block) to an input handle (left side).
+   A wire whose kinds do not match is refused with the reason.
+3. **Edit**: select a block to see its parameters (units in brackets; *live* ones change while
+   running). Rename it in the *Name* box.
+4. **Run** (or Space): the circuit compiles and its views appear below the canvas: spike raster,
+   population rates, membrane traces, weights. Pick other probes in *Views*.
+5. **Save** (Ctrl+S) downloads the circuit as `<circuit name>.json`; **Open** reads one back.
+   Your work is also autosaved per tab; a reload offers to restore it.
+
+### Shortcuts
+{shortcuts}
+
+### Documentation
+- [Teaching demos](/docs/demos.md): what each gallery demo shows and measures (opens in a new tab).
+- `README.md` in the repository: install, the Python quick start, the block library, exports.
+- Every block's parameters, ports and probes are documented in its inspector and in `components/`.
 """
 
 
@@ -52,14 +83,8 @@ def demo_circuit() -> Circuit:
 class Workbench:
     """The state and widgets of one session."""
 
-    def __init__(self, circuit: Circuit | None = None, browser_id: str | None = None):
-        saved = store.load(browser_id)
-        if circuit is None and saved:
-            try:
-                circuit = Circuit.from_json(saved)
-            except CircuitError:
-                circuit = None
-        self.browser_id = browser_id or ""
+    def __init__(self, circuit: Circuit | None = None):
+        self.browser_id = self.tab_id = ""
         self.runner = Runner()
         self.dashboard: Dashboard | None = None
         self.connectome: ConnectomeView | None = None
@@ -68,80 +93,195 @@ class Workbench:
         self._frame = 0
         self._shown_error = None
         self._last_t = -1
+        self._message_at = 0.0
         self.frames_sent = 0
         self.demo = None  # the gallery demo open, if any: it sets dt, compared rows and schedule
         self.demo_panel: DemoPanel | None = None
+        self.extra_views: set[str] = set()  # probes the user added to the default views
+        self.hidden_views: set[str] = set()  # default probes the user removed
+        self._pending_restore: str | None = None
+        self.selected: str | None = None
 
-        self.message = pn.pane.Alert("", alert_type="info", visible=False, css_classes=["wb-message"],
-                                     sizing_mode="stretch_width", margin=(0, 5))
+        self.message = pn.pane.Alert("", alert_type="info", css_classes=["wb-message"], margin=0,
+                                     sizing_mode="stretch_width")
+        close = pn.widgets.Button(label="×", width=30, margin=(4, 4), css_classes=["wb-message-close"],
+                                  button_type="light")
+        close.on_click(lambda _e: self.notify(""))
+        self.message_box = pn.Row(self.message, close, visible=False, width=520, css_classes=["wb-toast"],
+                                  styles={"position": "fixed", "top": "60px", "right": "16px", "z-index": "3000",
+                                          "background": "white", "box-shadow": "0 2px 10px rgba(0,0,0,.25)",
+                                          "border-radius": "6px"})
         self.editor = CircuitEditor(circuit or demo_circuit(), self._changed, self._select, self.notify)
-        self.inspector = Inspector(self._param_changed, self._delete)
-        self.sweep = SweepPanel(lambda: self.circuit, self._variant_picked, self.notify, dt=DT)
+        self.editor.on_history = self._history_changed
+        self.inspector = Inspector(self._guard("Changing the parameter", self._param_changed),
+                                   self._guard("Deleting", self._delete), self._guard("Renaming", self._rename))
+        self.sweep = SweepPanel(lambda: self.circuit, self._guard("Loading the variant", self._variant_picked),
+                                self.notify, dt=DT)
         self.link = BrowserLink(width=0, height=0, margin=0)
         self.link.param.watch(self._acked, "ack")
-        self.link.param.watch(self._got_browser_id, "browser_id")
+        self.link.param.watch(self._guard("Autosave", self._got_tab), ["tab_id", "browser_id"])
+        self.link.on_command = self._guard("The shortcut", self.command)
+        self.link.on_restore = self._guard("Restoring", self._restore)
         self._build_controls()
-        self.training = TrainingPanel(lambda: self.circuit, self.load_circuit,
-                                      lambda: (self.editor.refresh(), self._changed("structure")), self.notify)
-        self.gallery = Gallery(self.open_demo)
+        self.training = TrainingPanel(lambda: self.circuit, self.load_circuit, self._trained_values_written, self.notify)
+        self.gallery = Gallery(self._guard("Opening the demo", self.open_demo))
+        self.gallery.panel.visible = False
         self.demo_area = pn.Column(sizing_mode="stretch_width")
-        self.views = pn.Column(sizing_mode="stretch_width")
+        self.views = pn.Column(sizing_mode="stretch_width", css_classes=["wb-views"])
         self.layout = self._layout()
+        self._sync_view_choice()
         self._rebuild_views()
+        self._history_changed()
+
+    def _guard(self, what: str, fn):
+        """Wrap a callback: any exception becomes a message to the user and the circuit is kept."""
+        def run(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as e:  # noqa: BLE001 - nothing may only reach the server log
+                traceback.print_exc()
+                kept = self.editor._current
+                if self.circuit.to_json() != kept:
+                    self.editor.restore(kept)
+                self.notify(f"{what} failed: {type(e).__name__}: {e}. Your circuit is unchanged.", "danger")
+        return run
 
     # -- widgets ---------------------------------------------------------------------------------
     def _build_controls(self) -> None:
-        items = [{"label": n, "secondary": cls.category, "tooltip": summary(cls)} for n, cls in block_types().items()]
-        self.palette = pmui.MenuList(items=items, draggable=True, drag_type=PALETTE_DRAG_TYPE, highlight=False,
+        self.palette_search = pn.widgets.TextInput(placeholder="Search blocks…", sizing_mode="stretch_width",
+                                                   margin=(0, 5), css_classes=["wb-palette-search"])
+        self.palette_search.param.watch(lambda e: self._fill_palette(e.new), "value_input")
+        self.palette = pmui.MenuList(items=[], draggable=True, drag_type=PALETTE_DRAG_TYPE, highlight=False,
                                      sizing_mode="stretch_width", css_classes=["wb-palette"])
-        self.palette.on_click(lambda item: self._palette_clicked(item))
-        b = dict(width=78, margin=(5, 3))
-        self.run_button = pn.widgets.Button(label="▶ Run", button_type="success", css_classes=["wb-run"], **b)
-        self.pause_button = pn.widgets.Button(label="Pause", button_type="warning", css_classes=["wb-pause"], **b)
-        self.step_button = pn.widgets.Button(label="Step", css_classes=["wb-step"], **b)
-        self.reset_button = pn.widgets.Button(label="Reset", css_classes=["wb-reset"], **b)
-        self.undo_button = pn.widgets.Button(label="↶ Undo", css_classes=["wb-undo"], **b)
-        self.speed = pn.widgets.Select(options=list(SPEEDS), value="max", width=120, margin=(5, 3),
+        self._fill_palette("")
+        self.palette.on_click(self._guard("Adding the block", self._palette_clicked))
+        b = dict(width=70, margin=(5, 2))
+
+        def button(label, css, action, what, **kw):
+            w = pn.widgets.Button(label=label, css_classes=[css], **{**b, **kw})
+            w.on_click(self._guard(what, lambda _e: action()))
+            return w
+
+        self.run_button = button("▶ Run", "wb-run", self.run, "Run", button_type="success")
+        self.pause_button = button("Pause", "wb-pause", self.pause, "Pause", button_type="warning")
+        self.step_button = button("Step", "wb-step", self.step, "Step")
+        self.reset_button = button("Reset", "wb-reset", self.reset, "Reset")
+        self.new_button = button("New", "wb-new", self.new_circuit, "New")
+        self.undo_button = button("↶ Undo", "wb-undo", self.undo, "Undo")
+        self.redo_button = button("↷ Redo", "wb-redo", self.redo, "Redo")
+        self.help_button = button("Help", "wb-help-button", self.toggle_help, "Help", button_type="primary",
+                                  button_style="outline")
+        self.gallery_button = button("Gallery", "wb-gallery-button", self.toggle_gallery, "Gallery",
+                                     button_type="primary", button_style="outline")
+        self.speed = pn.widgets.Select(options=list(SPEEDS), value="max", width=105, margin=(5, 2),
                                        css_classes=["wb-speed"])
-        self.run_button.on_click(lambda _e: self.run())
-        self.pause_button.on_click(lambda _e: self.pause())
-        self.step_button.on_click(lambda _e: self.step())
-        self.reset_button.on_click(lambda _e: self.reset())
-        self.undo_button.on_click(lambda _e: self.undo())
-        self.gallery_button = pn.widgets.Button(label="Gallery", button_type="primary", button_style="outline",
-                                                css_classes=["wb-gallery-button"], **b)
-        self.gallery_button.on_click(lambda _e: self.gallery.panel.param.update(visible=not self.gallery.panel.visible))
         self.speed.param.watch(lambda e: setattr(self.runner, "speed", SPEEDS[e.new]), "value")
-        self.status = pn.pane.HTML("", css_classes=["wb-status"], margin=(12, 8), min_width=260)
-        self.download = pn.widgets.FileDownload(callback=self._save, filename="circuit.json", label="Save",
-                                                button_type="primary", button_style="outline", width=80,
-                                                margin=(5, 3), css_classes=["wb-save"])
+        self.status = pn.pane.HTML("", css_classes=["wb-status"], margin=(12, 6), min_width=250)
+        self.circuit_name = pn.widgets.TextInput(value=self.circuit.name, width=150, margin=(5, 2),
+                                                 css_classes=["wb-circuit-name"], placeholder="circuit name")
+        self.circuit_name.param.watch(self._guard("Renaming the circuit", self._circuit_renamed), "value")
+        self.download = pn.widgets.FileDownload(callback=self._save, filename=safe_filename(self.circuit.name, ".json"),
+                                                label="Save", button_type="primary", button_style="outline",
+                                                width=70, margin=(5, 2), css_classes=["wb-save"])
         self.exports = ExportMenu(lambda: self.circuit, self.notify, dt=DT, seed=0)
-        self.upload = pn.widgets.FileInput(accept=".json", multiple=False, width=210, margin=(8, 3),
+        self.upload = pn.widgets.FileInput(accept=".json", multiple=False, width=190, margin=(8, 2),
                                            css_classes=["wb-open"])
-        self.upload.param.watch(self._opened, "value")
+        self.upload.param.watch(self._guard("Opening the file", self._opened), "value")
         self.probe_choice = pn.widgets.MultiChoice(name="Views (probes shown)", options=[], sizing_mode="stretch_width",
                                                    css_classes=["wb-probes"])
-        self.probe_choice.param.watch(lambda e: self._rebuild_views(e.new), "value")
+        self.probe_choice.param.watch(self._guard("Choosing views", self._views_chosen), "value")
+        self.history = pn.pane.HTML("", css_classes=["wb-history"], sizing_mode="stretch_width",
+                                    styles={"font-size": "12px"})
+        self.help = pn.Column(
+            pn.Row(pn.pane.Markdown("## Help", margin=(0, 10)), pn.layout.HSpacer(),
+                   button("Close", "wb-help-close", self.toggle_help, "Help")),
+            pn.pane.Markdown(HELP.format(shortcuts="\n".join(f"- **{k}**: {c.replace('run_pause', 'run / pause').replace('_', ' ')}"
+                                                              for c, k in SHORTCUTS.items())),
+                             css_classes=["wb-help-text"], sizing_mode="stretch_width"),
+            visible=False, css_classes=["wb-help"], width=560,
+            styles={"position": "fixed", "top": "60px", "right": "16px", "z-index": "2500", "background": "white",
+                    "box-shadow": "0 2px 14px rgba(0,0,0,.3)", "padding": "8px", "border-radius": "6px",
+                    "max-height": "80vh", "overflow-y": "auto"})
+
+    def _fill_palette(self, query: str) -> None:
+        """Blocks under their category headers, filtered by the search text (name, category, summary)."""
+        q = (query or "").strip().lower()
+        items, category = [], None
+        for name, cls in block_types().items():
+            tip = tooltip(cls)
+            if q and q not in name.lower() and q not in cls.category.lower() and q not in tip.lower():
+                continue
+            if cls.category != category:
+                category = cls.category
+                items.append({"label": category.upper(), "selectable": False, "draggable": False,
+                              "icon": "folder_open"})
+            items.append({"label": name, "tooltip": tip, "icon": None})
+        self.palette.items = items or [{"label": "no block matches", "selectable": False, "draggable": False}]
 
     def _layout(self):
-        toolbar = pn.Row(pn.pane.HTML("<span class='wb-title'>Workbench</span>", margin=(10, 10)),
-                         self.gallery_button, self.run_button, self.pause_button, self.step_button, self.reset_button, self.speed,
-                         self.status, pn.layout.HSpacer(), self.undo_button, self.download, self.exports.panel,
-                         pn.pane.HTML("Open:", margin=(12, 2)), self.upload, self.link,
+        toolbar = pn.FlexBox(
+            pn.pane.HTML("<span class='wb-title'>Workbench</span>", margin=(10, 8)),
+            self.run_button, self.pause_button, self.step_button, self.reset_button, self.speed, self.status,
+            self.new_button, self.undo_button, self.redo_button, self.circuit_name, self.download,
+            self.exports.panel, pn.pane.HTML("Open:", margin=(12, 2)), self.upload, self.gallery_button,
+            self.help_button, self.link,
+            flex_wrap="wrap", align_items="center", sizing_mode="stretch_width", css_classes=["wb-toolbar"],
+            styles={"border-bottom": "1px solid #ddd"})
+        sidebar = pn.Column(
+            pn.pane.Markdown("#### Blocks\nClick to add, or drag onto the canvas.", margin=(0, 5)),
+            self.palette_search,
+            pn.Column(self.palette, scroll=True, sizing_mode="stretch_width", styles={"height": "34vh"},
+                      css_classes=["wb-palette-box"]),
+            pn.layout.Divider(), self.inspector.panel, self.sweep.panel,
+            pn.Card(self.history, title="Edits (undo list)", collapsed=True, sizing_mode="stretch_width",
+                    css_classes=["wb-history-card"]),
+            width=290, css_classes=["wb-sidebar"])
+        canvas = pn.Column(self.editor.flow, sizing_mode="stretch_width", css_classes=["wb-canvas"],
+                           styles={"height": "max(320px, calc(100vh - 330px))"})
+        main = pn.Column(canvas, self.probe_choice, self.demo_area, self.views, self.training.panel,
                          sizing_mode="stretch_width")
-        sidebar = pn.Column(pn.pane.Markdown("#### Blocks\nClick to add, or drag onto the canvas.", margin=(0, 5)),
-                            pn.Column(self.palette, height=PALETTE_HEIGHT, scroll=True, sizing_mode="stretch_width"),
-                            pn.layout.Divider(), self.inspector.panel, self.sweep.panel, width=300,
-                            styles={"overflow-y": "auto"}, css_classes=["wb-sidebar"])
-        main = pn.Column(self.message, self.gallery.panel, self.demo_area, pn.Column(self.editor.flow, height=430, sizing_mode="stretch_width",
-                                                 css_classes=["wb-canvas"]),
-                         self.probe_choice, self.views, self.training.panel, sizing_mode="stretch_width")
         return pn.Column(pn.pane.HTML(f"<style>{CSS}</style>", width=0, height=0, margin=0), toolbar,
-                         pn.Row(sidebar, main, sizing_mode="stretch_width"), sizing_mode="stretch_width")
+                         pn.Row(sidebar, main, sizing_mode="stretch_width"), self.message_box, self.gallery_panel(),
+                         self.help, sizing_mode="stretch_width")
+
+    def gallery_panel(self):
+        close = pn.widgets.Button(label="Close", css_classes=["wb-gallery-close"], width=80)
+        close.on_click(lambda _e: self.toggle_gallery())
+        self.gallery_overlay = pn.Column(
+            pn.Row(pn.layout.HSpacer(), close), self.gallery.panel, visible=False, css_classes=["wb-gallery-overlay"],
+            styles={"position": "fixed", "top": "50px", "left": "2vw", "width": "96vw", "max-height": "88vh",
+                    "overflow-y": "auto", "z-index": "2000", "background": "white", "padding": "8px",
+                    "box-shadow": "0 2px 16px rgba(0,0,0,.35)", "border-radius": "6px"})
+        return self.gallery_overlay
+
+    def toggle_gallery(self) -> None:
+        shown = not self.gallery_overlay.visible
+        self.gallery_overlay.visible = self.gallery.panel.visible = shown
+
+    def toggle_help(self) -> None:
+        self.help.visible = not self.help.visible
 
     def notify(self, text: str, level: str = "info") -> None:
-        self.message.param.update(object=text, alert_type=level, visible=bool(text))
+        self.message.param.update(object=text, alert_type=level)
+        self.message_box.visible = bool(text)
+        self._message_at = time.monotonic() if level in ("info", "success") else float("inf")
+
+    # -- commands (buttons and shortcuts) ----------------------------------------------------------
+    def command(self, name: str) -> None:
+        if name == "undo":
+            self.undo()
+        elif name == "redo":
+            self.redo()
+        elif name == "save":
+            file_name = safe_filename(self.circuit.name, ".json")
+            self.link.download(file_name, self.circuit.to_json())
+            self.notify(f"Saved {file_name} (download)", "success")
+        elif name == "run_pause":
+            self.pause() if self.runner.running else self.run()
+        elif name == "select_all":
+            self.editor.select_all()
+        elif name == "delete":
+            self.editor.delete_blocks(list(self.editor.selection))
 
     # -- editing ---------------------------------------------------------------------------------
     @property
@@ -149,18 +289,22 @@ class Workbench:
         return self.editor.circuit
 
     def _palette_clicked(self, item) -> None:
+        if item.get("label") not in block_types():
+            return
         name = self.editor.add_block(item["label"])
         self.notify(f"Added {name} ({item['label']}); wire its ports on the canvas.", "success")
 
     def _changed(self, kind: str) -> None:
         if kind == "structure":
             self.dirty = True
+            self._sync_view_choice()
         self._persist()
 
     def _select(self, name: str | None) -> None:
         block = self.circuit.block(name) if name in self.circuit.graph else None
-        self.inspector.show(name if block else None, block)
-        self.sweep.show(name if block else None, block)
+        self.selected = name if block else None
+        self.inspector.show(self.selected, block)
+        self.sweep.show(self.selected, block)
 
     def _variant_picked(self, name: str, values: dict) -> None:
         """A point clicked in the sweep plot: its values onto the block, as if typed."""
@@ -169,19 +313,69 @@ class Workbench:
             self._param_changed(name, pname, value)
         self.inspector.show(name, self.circuit.block(name))
 
+    def _trained_values_written(self) -> None:
+        """The training panel wrote (or took back) trained values: one undoable edit."""
+        self.editor.commit("Trained values written into the circuit")
+        self.editor.refresh()
+        self._changed("structure")
+
     def _delete(self, name: str) -> None:
         self.editor.delete_block(name)
         self.notify(f"Deleted {name} (Undo restores it)", "info")
 
+    def _rename(self, old: str, new: str) -> None:
+        try:
+            self.editor.rename(old, new)
+        except CircuitError as e:
+            self.notify(str(e), "danger")
+            self._select(old)
+            return
+        self._select(new)
+        self.notify(f"Renamed {old} to {new}", "success")
+
+    def _circuit_renamed(self, event) -> None:
+        name = event.new.strip()
+        if name and name != self.circuit.name:
+            self.editor.rename_circuit(name)
+            self._persist()
+        self.download.filename = safe_filename(self.circuit.name, ".json")
+
+    def new_circuit(self) -> None:
+        self.runner.load(None)
+        self.demo, self.demo_panel = None, None
+        self.demo_area.objects = []
+        self.editor.set_circuit(Circuit("untitled"), label="New circuit")
+        self._after_load()
+        self.notify("New empty circuit (Undo brings the previous one back).", "info")
+
     def undo(self) -> None:
         what = self.editor.undo()
-        self.notify("Nothing to undo" if what is None else "Undone", "info")
-        self._select(None)
+        self.notify("Nothing to undo" if what is None else f"Undone: {what}", "info")
+        self._after_history()
+
+    def redo(self) -> None:
+        what = self.editor.redo()
+        self.notify("Nothing to redo" if what is None else f"Redone: {what}", "info")
+        self._after_history()
+
+    def _after_history(self) -> None:
+        self._select(self.selected)
+        if self.circuit_name.value != self.circuit.name:
+            self.circuit_name.value = self.circuit.name
+
+    def _history_changed(self) -> None:
+        ed = self.editor
+        self.undo_button.disabled, self.redo_button.disabled = not ed.undo_stack, not ed.redo_stack
+        done = [f"<li>{html.escape(label)}</li>" for label, _ in reversed(ed.undo_stack[-30:])]
+        undone = [f"<li style='color:#999'>{html.escape(label)} (undone)</li>" for label, _ in ed.redo_stack[-10:]]
+        self.history.object = ("<ol style='margin:0;padding-left:18px'>" + "".join(undone + done) + "</ol>"
+                               if done or undone else "<i>No edits yet.</i>")
 
     def _param_changed(self, block: str, name: str, value) -> None:
-        self._persist()
+        self.editor.commit(f"Set {block}.{name} = {value}", key=f"param-{block}.{name}")
         if isinstance(self.circuit.block(block).param[name], param.Integer):
             self.editor.refresh()  # sizes are shown inside the node
+        self._persist()
         if not self.dirty and self.runner.sim is not None and name in self.runner.sim.node(block).live:
             try:
                 self.runner.set_param(block, name, value)
@@ -193,48 +387,117 @@ class Workbench:
             self.notify(f"{block}.{name} shapes the circuit: it applies at the next Reset (the run starts over).",
                         "info")
 
+    # -- autosave --------------------------------------------------------------------------------
     def _persist(self) -> None:
-        store.save(self.browser_id, self.circuit.to_json())
+        if self._pending_restore is None:
+            store.save(self.browser_id, self.tab_id, self.circuit.to_json())
 
-    def _got_browser_id(self, event) -> None:
-        if not self.browser_id:
-            self.browser_id = event.new
+    def _got_tab(self, *_events) -> None:
+        """The browser told us its tab id: offer its autosave (shown by the browser link itself:
+        layout changes made while the page renders its first models did not reach the page)."""
+        if self.link.tab_id and self.link.browser_id and not self.tab_id:
+            self.browser_id, self.tab_id = self.link.browser_id, self.link.tab_id
+            self._offer_restore()
+
+    def _offer_restore(self) -> None:
+        """Offer this tab's autosave, else this browser's newest (a new tab), unless it is what is shown."""
+        found = store.load(self.browser_id, self.tab_id) or store.latest(self.browser_id)
+        if found is None or found[0] == self.circuit.to_json():
+            self._persist()
+            return
+        text, saved_at = found
+        try:
+            saved = Circuit.from_json(text)
+        except CircuitError:
+            self._persist()
+            return
+        self._pending_restore = text
+        self.link.offer_restore(f"Autosaved circuit <b>{html.escape(saved.name)}</b> ({len(saved.graph)} blocks, "
+                                f"{len(saved.wires)} wires, saved {store.age_text(saved_at)}). Restore it?")
+
+    def _restore(self, yes: bool) -> None:
+        text, self._pending_restore = self._pending_restore, None
+        if yes and text is not None:
+            self.load_circuit(Circuit.from_json(text))
+            self.notify("Restored the autosaved circuit.", "success")
+        else:
             self._persist()
 
     # -- files -----------------------------------------------------------------------------------
     def _save(self):
-        self.download.filename = f"{self.circuit.name}.json"
+        self.download.filename = safe_filename(self.circuit.name, ".json")
         return io.StringIO(self.circuit.to_json())
 
     def _opened(self, event) -> None:
         if event.new is None:
             return
+        filename = self.upload.filename
         try:
-            circuit = Circuit.from_json(event.new)
-        except CircuitError as e:
-            self.notify(f"Could not open {self.upload.filename}: {e}. The current circuit is unchanged.", "danger")
-            return
-        self.load_circuit(circuit)
-        self.notify(f"Opened {self.upload.filename}: {len(circuit.graph)} blocks, {len(circuit.wires)} wires.",
-                    "success")
+            try:
+                circuit = Circuit.from_json(event.new)
+            except CircuitError as e:
+                self.notify(f"Could not open {filename}: {e}. The current circuit is unchanged.", "danger")
+                return
+            self.load_circuit(circuit, label=f"Open {filename}")
+            self.notify(f"Opened {filename}: {len(circuit.graph)} blocks, {len(circuit.wires)} wires.", "success")
+        finally:
+            self.upload.clear()  # so the same file can be opened again
 
-    def load_circuit(self, circuit: Circuit, demo=None) -> None:
+    def load_circuit(self, circuit: Circuit, demo=None, label: str | None = None) -> None:
+        """Show ``circuit``; with a label this is an undoable edit (Open), else history restarts."""
         self.runner.load(None)
         self.demo = demo
         self.demo_panel = DemoPanel(demo) if demo is not None else None
         self.demo_area.objects = [self.demo_panel.panel] if demo is not None else []
-        self.editor.set_circuit(circuit)
+        self.editor.set_circuit(circuit, label=label)
+        self._after_load()
+
+    def _after_load(self) -> None:
         self.dirty = True
+        self.extra_views.clear()
+        self.hidden_views.clear()
+        if self.circuit_name.value != self.circuit.name:
+            self.circuit_name.value = self.circuit.name
+        self.download.filename = safe_filename(self.circuit.name, ".json")
         self._persist()
+        self._sync_view_choice()
         self._rebuild_views()
 
     def open_demo(self, demo) -> None:
         """Open a gallery demo: its circuit on the canvas, its teaching text and live metric."""
-        self.load_circuit(demo.circuit(), demo)
-        self.gallery.panel.visible = False
+        self.load_circuit(demo.circuit(), demo, label=f"Open demo {demo.title}")
+        self.gallery_overlay.visible = self.gallery.panel.visible = False
         if demo.speed in SPEEDS:
             self.speed.value = demo.speed
         self.notify(f"Opened the demo '{demo.title}': press Run.", "success")
+
+    # -- views -----------------------------------------------------------------------------------
+    def probe_kinds(self) -> dict[str, str]:
+        """Every probe the circuit's blocks declare, ``block.probe`` -> view kind."""
+        return {f"{n}.{k}": pr.view for n, b in self.circuit.blocks.items() for k, pr in b.probes.items()}
+
+    def shown_views(self) -> list[str]:
+        """The block defaults (kept in sync as blocks come and go) plus the user's picks."""
+        paths = self.probe_kinds()
+        default = set(default_shown(self.circuit, paths))
+        return [p for p in paths if (p in default or p in self.extra_views) and p not in self.hidden_views]
+
+    def _sync_view_choice(self) -> None:
+        self._syncing = True
+        try:
+            self.probe_choice.param.update(options=list(self.probe_kinds()), value=self.shown_views())
+        finally:
+            self._syncing = False
+
+    def _views_chosen(self, event) -> None:
+        if getattr(self, "_syncing", False):
+            return
+        default = set(default_shown(self.circuit, self.probe_kinds()))
+        chosen = set(event.new)
+        self.extra_views = chosen - default
+        self.hidden_views = default - chosen
+        if self.runner.sim is not None:
+            self._rebuild_views()
 
     # -- running ---------------------------------------------------------------------------------
     def _compile(self) -> bool:
@@ -253,7 +516,7 @@ class Workbench:
         self.runner.load(sim)
         self.dirty = False
         self._shown_error = None
-        self._rebuild_views(self.probe_choice.value or None)
+        self._rebuild_views()
         return True
 
     def run(self) -> None:
@@ -286,28 +549,30 @@ class Workbench:
             self._compile()
         else:
             self.runner.reset()
-            self._rebuild_views(self.probe_choice.value or None)
+            self._rebuild_views()
         self._shown_error = None
         self.notify("", "info")
 
-    def _rebuild_views(self, shown=None) -> None:
+    def _rebuild_views(self) -> None:
         sim = self.runner.sim
         if sim is None:
             self.dashboard, self.connectome = None, None
             self.views.objects = [pn.pane.Markdown("Press **Run** to compile the circuit and watch it.",
                                                    styles={"color": "#666"})]
             return
+        paths = sim.probe_paths()
         with self.runner.lock:
-            self.dashboard = Dashboard(sim, shown)
+            self.dashboard = Dashboard(sim, [p for p in self.shown_views() if p in paths])
             self.dashboard.last_step = sim.t - 1
             self.connectome = ConnectomeView(sim)
-        self.probe_choice.param.update(options=list(sim.probe_paths()))
-        if self.probe_choice.value != self.dashboard.shown:
-            self.probe_choice.param.update(value=self.dashboard.shown)
         d = self.dashboard
-        graph = [self.connectome.panel] if self.connectome.nodes else []  # no spiking neurons: no graph
-        self.views.objects = [*d.wide, pn.GridBox(*d.small, ncols=2, sizing_mode="stretch_width"),
-                              pn.Row(*d.side, *graph, sizing_mode="stretch_width")]
+        graph = [view_card(self.connectome, "Connectome")] if self.connectome.nodes else []  # no spiking neurons
+        cards = {v: view_card(v) for v in d.views}
+        wide = [cards[v] for v in d.views if v.kind in ("raster", "rate")]
+        small = [cards[v] for v in d.views if v.kind in ("trace", "scalar")]
+        side = [cards[v] for v in d.views if v.kind == "heatmap"]
+        self.views.objects = [*wide, pn.GridBox(*small, ncols=2, sizing_mode="stretch_width"),
+                              pn.GridBox(*side, *graph, ncols=2, sizing_mode="stretch_width")]
 
     # -- the frame tick --------------------------------------------------------------------------
     def _acked(self, event) -> None:
@@ -315,7 +580,18 @@ class Workbench:
             self._sent.popleft()
 
     def tick(self, final: bool = False) -> None:
-        """Draw what the simulator produced since the last frame (periodic, ~20 Hz)."""
+        """Draw what the simulator produced since the last frame (periodic, ~20 Hz); a failure
+        pauses the run and is shown once."""
+        if self.message_box.visible and time.monotonic() - self._message_at > MESSAGE_SECONDS:
+            self.message_box.visible = False
+        try:
+            self._tick(final)
+        except Exception as e:  # noqa: BLE001
+            traceback.print_exc()
+            self.runner.pause()
+            self.notify(f"Drawing the views failed: {type(e).__name__}: {e}. The run is paused.", "danger")
+
+    def _tick(self, final: bool) -> None:
         runner, d = self.runner, self.dashboard
         if runner.error is not None and self._shown_error is not runner.error:
             self._shown_error = runner.error
@@ -366,11 +642,16 @@ class Workbench:
         self.training.close()
 
 
-def create_app():
-    """Panel entry point: one Workbench per browser session."""
+def create_app(token: str | None = None):
+    """Panel entry point: one Workbench per browser session. With a token, a page opened
+    without ``?token=<token>`` gets only a refusal."""
     pn.extension("jsoneditor", notifications=False)
-    cookies = pn.state.cookies or {}
-    wb = Workbench(browser_id=cookies.get(COOKIE))
+    if token:
+        given = (pn.state.session_args.get("token") or [b""])[0]
+        if not hmac.compare_digest(given, token.encode()):
+            return pn.pane.Markdown("## Access denied\nThis workbench needs its access token: open the address "
+                                    "the server printed (it ends in `?token=...`).", css_classes=["wb-denied"])
+    wb = Workbench()
     callback = pn.state.add_periodic_callback(wb.tick, period=FRAME_MS)
 
     def destroyed(_ctx):
@@ -379,3 +660,10 @@ def create_app():
 
     pn.state.on_session_destroyed(destroyed)
     return wb.layout
+
+
+def app_factory(token: str | None = None):
+    """The page function ``pn.serve`` calls per session (a plain function: Panel does not call partials)."""
+    def app():
+        return create_app(token)
+    return app

@@ -9,15 +9,29 @@ import param
 from components import REGISTRY, Block
 
 
+CATEGORY_ORDER = ["inputs", "neurons", "synapses", "connectomes", "plasticity", "astrocytes", "memory",
+                  "readouts"]  # the order a circuit is built in; unknown categories go last
+
+
 def block_types() -> dict[str, type[Block]]:
-    """Registered block classes, ordered by category then name (palette order)."""
-    return dict(sorted(REGISTRY.items(), key=lambda kv: (kv[1].category, kv[0])))
+    """Registered block classes, ordered by category (build order) then name (palette order)."""
+    def key(kv):
+        cat = kv[1].category
+        return (CATEGORY_ORDER.index(cat) if cat in CATEGORY_ORDER else len(CATEGORY_ORDER), cat, kv[0])
+    return dict(sorted(REGISTRY.items(), key=key))
 
 
 def summary(cls: type[Block]) -> str:
     """First sentence of a block's docstring: the palette tooltip."""
     doc = (cls.__doc__ or "").strip().split("\n\n")[0]
-    return " ".join(doc.split())
+    return " ".join(doc.replace("``", "").split())
+
+
+def tooltip(cls: type[Block]) -> str:
+    """Palette tooltip: the summary, then the ports with their kinds."""
+    ins = ", ".join(f"{k} ({p.kind})" for k, p in cls.inputs.items()) or "none"
+    outs = ", ".join(f"{k} ({p.kind})" for k, p in cls.outputs.items()) or "none"
+    return f"{summary(cls)}\nIn: {ins}. Out: {outs}."
 
 
 def port_specs(ports: dict, side: str) -> list[dict]:

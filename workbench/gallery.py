@@ -55,21 +55,27 @@ class DemoPanel:
     def __init__(self, demo: Demo):
         self.demo, self.frames, self.sim, self.last_t = demo, 0, None, -1
         self.source = ColumnDataSource(dict(t=[]), name=f"wb-demo-live-{demo.name}")
-        self.fig = _figure(demo.live_title or "live", 230, x_range=Range1d(0, 1))
-        self.fig.xaxis.axis_label = "time (ms)"
+        # one plot per metric: metrics in different units never share an axis
+        self.figs = [_figure(metric if len(demo.metrics) > 1 else (demo.live_title or metric),
+                             230 if len(demo.metrics) < 2 else 170, x_range=Range1d(0, 1))
+                     for metric in demo.metrics] or [_figure(demo.live_title or "live", 230, x_range=Range1d(0, 1))]
+        self.fig = self.figs[0]
         self.lines: dict[str, str] = {}  # label -> column, every line drawn up front
-        for metric in demo.metrics:
+        for metric, fig in zip(demo.metrics, self.figs):
+            fig.x_range = self.fig.x_range
+            fig.xaxis.axis_label = "time (ms)"
+            fig.yaxis.axis_label = metric
             for row in range(len(demo.rows)):
                 label = self._label(metric, row)
                 key = self.lines[label] = f"y{len(self.lines)}"
                 self.source.data[key] = []
-                self.fig.line("t", key, source=self.source, legend_label=label, line_width=2,
-                              line_dash="solid" if row == 0 else "dashed",
-                              color=Category10_10[demo.metrics.index(metric) % 10])
-        if self.lines:
-            self.fig.legend.location, self.fig.legend.label_text_font_size = "top_left", "9px"
-            self.fig.legend.background_fill_alpha = 0.6
-        self.plot = pn.pane.Bokeh(self.fig, sizing_mode="stretch_width")
+                fig.line("t", key, source=self.source, legend_label=label, line_width=2,
+                         line_dash="solid" if row == 0 else "dashed",
+                         color=Category10_10[demo.metrics.index(metric) % 10])
+            fig.legend.location, fig.legend.label_text_font_size = "top_left", "9px"
+            fig.legend.background_fill_alpha = 0.6
+        self.plot = pn.Column(*[pn.pane.Bokeh(f, sizing_mode="stretch_width") for f in self.figs],
+                              sizing_mode="stretch_width")
         self.readout = pn.pane.HTML("", css_classes=["wb-demo-readout"], styles={"font-family": "monospace",
                                                                                 "font-size": "12px"})
         rows = "" if len(demo.rows) < 2 else "Rows compared: " + "; ".join(

@@ -7,6 +7,8 @@ the block's value. Live parameters get a slider too, so they can be dragged whil
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Callable
 
 import panel as pn
@@ -17,21 +19,41 @@ from components import Block
 from .blocks import is_live, summary
 
 
-def slider_range(p: param.Number, value: float) -> tuple[float, float]:
-    """A draggable range: the declared bounds where given, else around the current value."""
+SLIDER_LIMIT = 1e12  # beyond this a slider is no use (and non-finite ends break it): the box only
+
+
+def slider_range(p: param.Number, value: float) -> tuple[float, float] | None:
+    """A draggable range: the declared bounds where given, else around the current value;
+    None where no sensible finite range exists (a huge or non-finite value)."""
+    if not math.isfinite(value) or abs(value) > SLIDER_LIMIT:
+        return None
     lo, hi = p.bounds or (None, None)
     span = max(abs(value) * 2.0, 1.0)
     lo = value - span if lo is None else lo
     hi = value + span if hi is None else hi
-    return float(lo), float(max(hi, lo + 1e-6))
+    lo, hi = float(lo), float(max(hi, lo + 1e-6))
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi - lo > 2 * SLIDER_LIMIT:
+        return None
+    return lo, hi
+
+
+def unit(doc: str | None) -> str:
+    """The unit a param's doc ends with, e.g. "membrane time constant (ms)" -> "ms"."""
+    m = re.search(r"\(([^()]{1,24})\)\s*$", doc or "")
+    return m.group(1) if m else ""
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 class Inspector:
     """Shows one block at a time; ``on_change(block_name, param_name, value)`` after a change
     the block accepted, ``on_delete(block_name)`` for the delete button."""
 
-    def __init__(self, on_change: Callable[[str, str, object], None], on_delete: Callable[[str], None]):
-        self.on_change, self.on_delete = on_change, on_delete
+    def __init__(self, on_change: Callable[[str, str, object], None], on_delete: Callable[[str], None],
+                 on_rename: Callable[[str, str], None] = lambda old, new: None):
+        self.on_change, self.on_delete, self.on_rename = on_change, on_delete, on_rename
         self.name: str | None = None
         self.block: Block | None = None
         self.error = pn.pane.Alert("", alert_type="danger", visible=False, margin=(4, 5),
@@ -52,8 +74,10 @@ class Inspector:
                                                   styles={"color": "#666"})]
             return
         cls = type(block)
-        rows = [pn.pane.Markdown(f"**{name}**: `{cls.__name__}`  \n{summary(cls)}", margin=(0, 5),
-                                 styles={"font-size": "12px"})]
+        rename = pn.widgets.TextInput(value=name, name=f"Name ({cls.__name__})", sizing_mode="stretch_width",
+                                      margin=(2, 5), css_classes=["wb-rename"])
+        rename.param.watch(lambda e, n=name: e.new != n and self.on_rename(n, e.new.strip()), "value")
+        rows = [rename, pn.pane.Markdown(summary(cls), margin=(0, 5), styles={"font-size": "12px"})]
         for pname in block.user_params():
             rows.append(self._row(block, pname))
         ports = ", ".join([f"in: {k} ({p.kind})" for k, p in cls.inputs.items()]
@@ -68,7 +92,8 @@ class Inspector:
     def _row(self, block: Block, pname: str):
         p = block.param[pname]
         value = getattr(block, pname)
-        label = f"{pname}" + (" (live)" if is_live(block, pname) else "")
+        u = unit(p.doc)
+        label = f"{pname}" + (f" ({u})" if u else "") + (" · live" if is_live(block, pname) else "")
         common = dict(name=label, description=p.doc, sizing_mode="stretch_width", margin=(2, 5))
         if isinstance(p, param.Boolean):
             widget = pn.widgets.Checkbox(value=bool(value), **{k: v for k, v in common.items() if k != "description"})
@@ -76,16 +101,19 @@ class Inspector:
             widget = pn.widgets.Select(options=list(p.objects), value=value, **common)
         elif isinstance(p, param.Integer):
             widget = pn.widgets.IntInput(value=value, **common)
-        elif isinstance(p, param.Number):
+        elif isinstance(p, param.Number) and (value is None or _finite(value)):
             widget = pn.widgets.FloatInput(value=value, format="0[.]0000", **common)
+        elif isinstance(p, param.Number):  # inf or NaN from a file: a text box the user can fix
+            widget = pn.widgets.TextInput(value=str(value), **common)
         elif isinstance(p, param.List):
             widget = pn.widgets.TextAreaInput(value=json.dumps(value), height=60, **common)
         else:
             widget = pn.widgets.TextInput(value="" if value is None else str(value), **common)
         widget.css_classes = [f"wb-param-{pname}"]
         widgets = [widget]
-        if is_live(block, pname) and value is not None:
-            lo, hi = slider_range(p, float(value))
+        span = slider_range(p, float(value)) if is_live(block, pname) and _finite(value) else None
+        if span is not None:
+            lo, hi = span
             slider = pn.widgets.FloatSlider(start=lo, end=hi, value=float(value), step=(hi - lo) / 200,
                                             name="", show_value=False, sizing_mode="stretch_width",
                                             margin=(0, 10), css_classes=[f"wb-slider-{pname}"])
@@ -101,6 +129,8 @@ class Inspector:
         p = self.block.param[pname]
         try:
             value = json.loads(raw) if isinstance(p, param.List) else raw
+            if isinstance(p, param.Number) and not isinstance(p, param.Integer) and isinstance(value, str):
+                value = float(value)
             if isinstance(p, param.String) and value == "" and p.allow_None:
                 value = None
             setattr(self.block, pname, value)
@@ -112,6 +142,8 @@ class Inspector:
         self.error.visible = False
         self._sync(pname, skip=source)
         self.on_change(self.name, pname, getattr(self.block, pname))
+        if isinstance(p, param.Number) and isinstance(source, pn.widgets.TextInput):
+            self.show(self.name, self.block)  # a fixed non-finite value gets its number box and slider
 
     def _sync(self, pname: str, skip=None) -> None:
         """Put every widget of ``pname`` back to the block's value."""
@@ -122,7 +154,8 @@ class Inspector:
                 if w is skip:
                     continue
                 if isinstance(w, pn.widgets.FloatSlider):
-                    w.value = min(max(float(value), w.start), w.end)
+                    if _finite(value):
+                        w.value = min(max(float(value), w.start), w.end)
                 elif isinstance(w, pn.widgets.TextAreaInput):
                     w.value = json.dumps(value)
                 elif isinstance(w, pn.widgets.TextInput):

@@ -95,6 +95,8 @@ class Runner:
                 continue
             started = time.perf_counter()
             with self.lock:
+                if not (self._running.is_set() or self._pending_steps):
+                    continue  # paused while this thread waited for the lock: step nothing
                 sim = self.sim
                 if sim is None or self.error is not None:
                     self._running.clear()

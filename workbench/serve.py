@@ -17,11 +17,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int | None = None, timeout: float = 60.0) -> tuple[subprocess.Popen, str]:
-    """``python app.py --port N`` as a child process; returns it and its URL once it answers."""
+def start_server(port: int | None = None, timeout: float = 60.0, args=(), env=None) -> tuple[subprocess.Popen, str]:
+    """``python app.py --port N [args]`` as a child process; returns it and its URL once it answers."""
     port = port or free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

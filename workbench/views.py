@@ -10,10 +10,11 @@ the builders.
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import numpy as np
 import panel as pn
-from bokeh.models import ColorBar, ColumnDataSource, LinearColorMapper, Range1d
+from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper, PrintfTickFormatter, Range1d
 from bokeh.palettes import Category10_10, Viridis256
 from bokeh.plotting import figure
 
@@ -21,8 +22,6 @@ from simulations import SampleRecorder, Simulator, SpikeRecorder
 
 WINDOW_MS = 1000.0  # simulated time visible in scrolling views
 RASTER_ROWS = 600  # neurons drawn in the raster, all populations together
-RASTER_POINTS_PER_FRAME = 2500
-RASTER_ROLLOVER = 9000
 TRACE_LINES = 3  # neurons drawn per trace probe
 TRACE_POINTS_PER_FRAME = 80
 RATE_BIN_MS = 10.0
@@ -30,9 +29,15 @@ HEATMAP_CELLS = 160  # max cells per side of a drawn matrix
 HEATMAP_EVERY = 8  # frames between heatmap redraws
 
 
-def _figure(title: str, height: int, **kw):
-    fig = figure(title=title, height=height, sizing_mode="stretch_width", toolbar_location=None,
+TOOLS = "xpan,xwheel_zoom,box_zoom,reset,save"
+
+
+def _figure(title: str, height: int, tooltips=None, **kw):
+    """A plot with Bokeh's toolbar (pan, zoom, reset, save PNG) and hover values."""
+    fig = figure(title=title, height=height, sizing_mode="stretch_width", tools=TOOLS, toolbar_location="right",
                  output_backend="canvas", **kw)
+    fig.add_tools(HoverTool(tooltips=tooltips or [("x", "$x{0.0}"), ("y", "$y{0.000}")]))
+    fig.toolbar.autohide = True
     fig.title.text_font_size = "11px"
     fig.xaxis.axis_label_text_font_size = fig.yaxis.axis_label_text_font_size = "10px"
     return fig
@@ -63,11 +68,13 @@ class RasterView:
             ticks[top + (w // self.stride[p]) / 2] = p.split(".")[0]
             top += math.ceil(w / self.stride[p])
         self.color = {p: Category10_10[i % 10] for i, p in enumerate(paths)}
-        self.source = ColumnDataSource(dict(t=[], y=[], color=[]), name="wb-raster")
+        self.source = ColumnDataSource(dict(t=[], y=[], neuron=[], color=[]), name="wb-raster")
         self.x_range = Range1d(0, WINDOW_MS)
+        self.window: deque[tuple[float, int]] = deque()  # (end time of a frame's points, count)
         fig = _figure("Spike raster" + ("" if all(s == 1 for s in self.stride.values()) else
-                                        " (every k-th neuron of large populations)"),
-                      240, x_range=self.x_range, y_range=Range1d(-1, max(top, 1)))
+                                        " (every k-th neuron of large populations, all its spikes)"),
+                      240, tooltips=[("t", "@t{0.0} ms"), ("neuron", "@neuron")],
+                      x_range=self.x_range, y_range=Range1d(-1, max(top, 1)))
         fig.scatter("t", "y", source=self.source, color="color", size=2, marker="square", line_alpha=0)
         fig.yaxis.ticker = sorted(ticks)
         fig.yaxis.major_label_overrides = {k: v for k, v in ticks.items()}
@@ -76,7 +83,9 @@ class RasterView:
         self.points = 0
 
     def update(self, frame: "Frame") -> None:
-        ts, ys, cs = [], [], []
+        """Stream every spike of the drawn neurons (thinning picks neurons, never spikes) and keep
+        exactly the points of the visible window (rollover by time, not by count)."""
+        ts, ys, ns, cs = [], [], [], []
         for p in self.paths:
             ev = frame.events.get(p)
             if ev is None or not len(ev):
@@ -84,15 +93,21 @@ class RasterView:
             ev = ev[(ev[:, 1] == 0) & (ev[:, 2] % self.stride[p] == 0)]
             ts.append(ev[:, 0] * self.dt)
             ys.append(self.offset[p] + ev[:, 2] // self.stride[p])
+            ns.append(ev[:, 2])
             cs.append(np.full(len(ev), self.color[p]))
         now = frame.t * self.dt
-        self.x_range.update(start=max(0.0, now - WINDOW_MS), end=max(WINDOW_MS, now))
+        start = max(0.0, now - WINDOW_MS)
+        self.x_range.update(start=start, end=max(WINDOW_MS, now))
         if not ts:
             return
-        t, y, c = np.concatenate(ts), np.concatenate(ys), np.concatenate(cs)
-        keep = _thin(len(t), RASTER_POINTS_PER_FRAME)
-        self.source.stream(dict(t=t[keep], y=y[keep], color=c[keep]), rollover=RASTER_ROLLOVER)
-        self.points += len(keep)
+        t, y, n, c = np.concatenate(ts), np.concatenate(ys), np.concatenate(ns), np.concatenate(cs)
+        self.window.append((float(t.max()), len(t)))
+        while self.window and self.window[0][0] < start:
+            self.window.popleft()
+        # plain lists: BokehJS shrinks list columns when the rollover drops, typed arrays it does not
+        self.source.stream(dict(t=t.tolist(), y=y.tolist(), neuron=n.tolist(), color=c.tolist()),
+                           rollover=sum(k for _, k in self.window))
+        self.points += len(t)
 
 
 class RateView:
@@ -246,7 +261,8 @@ class HeatmapView:
         fig.image(image="image", x=0, y=0, dw="dw", dh="dh", source=self.source, color_mapper=self.mapper)
         if sim.node(path.split(".")[0]).state.get("synapses") is not None:
             fig.xaxis.axis_label, fig.yaxis.axis_label = "postsynaptic neuron", "presynaptic neuron"
-        fig.add_layout(ColorBar(color_mapper=self.mapper, width=8, label_standoff=4), "right")
+        fig.add_layout(ColorBar(color_mapper=self.mapper, width=8, label_standoff=4,
+                                formatter=PrintfTickFormatter(format="%.3g")), "right")
         self._range(m)
         self.panel = pn.pane.Bokeh(fig, sizing_mode="stretch_width")
 
@@ -254,7 +270,10 @@ class HeatmapView:
         finite = m[np.isfinite(m)]
         if len(finite):
             lo, hi = float(finite.min()), float(finite.max())
-            self.mapper.update(low=lo, high=hi if hi > lo else lo + 1e-9)
+            if hi - lo <= 1e-6 * max(1.0, abs(lo)):  # uniform: a readable band around the value
+                pad = max(abs(lo) * 0.05, 1e-3)
+                lo, hi = lo - pad, hi + pad
+            self.mapper.update(low=lo, high=hi)
 
     def update(self, frame: "Frame") -> None:
         self.frames += 1
@@ -280,7 +299,7 @@ class Dashboard:
     def __init__(self, sim: Simulator, shown: list[str] | None = None):
         self.sim = sim
         paths = sim.probe_paths()
-        self.shown = [p for p in (shown if shown is not None else default_shown(sim)) if p in paths]
+        self.shown = [p for p in (shown if shown is not None else default_shown(sim.circuit, paths)) if p in paths]
         self.last_step = -1
         self.views = []
         rasters = [p for p in self.shown if paths[p] == "raster"]
@@ -328,14 +347,14 @@ class Dashboard:
         return sum(v.points for v in self.views if v.kind == "raster")
 
 
-def default_shown(sim: Simulator) -> list[str]:
-    """Probes shown until the user picks: every raster, scalar and graph; the heatmaps of
-    blocks something learns on (a wired plasticity input), else the first heatmap; the traces
-    of the first two blocks that also spike (membrane potentials), else the first two traces."""
-    paths = sim.probe_paths()
+def default_shown(circuit, paths: dict[str, str]) -> list[str]:
+    """Probes shown until the user picks (``paths``: probe path -> view kind): every raster,
+    scalar and graph; the heatmaps of blocks something learns on (a wired plasticity input),
+    else the first heatmap; the traces of the first two blocks that also spike (membrane
+    potentials), else the first two traces."""
     spiking = {p.split(".")[0] for p, k in paths.items() if k == "raster"}
-    learning = {w.target for w in sim.circuit.wires
-                if sim.circuit.block(w.target).inputs[w.input].kind == "plasticity"}
+    learning = {w.target for w in circuit.wires
+                if w.target in circuit.graph and circuit.block(w.target).inputs[w.input].kind == "plasticity"}
     traces = [p for p, k in paths.items() if k == "trace"]
     heatmaps = [p for p, k in paths.items() if k == "heatmap"]
     chosen = ([p for p in traces if p.split(".")[0] in spiking][:2] or traces[:2]) + (
