@@ -1,8 +1,9 @@
 """One browser session of the workbench: palette, canvas, inspector, run controls, live views.
 
-Each session builds its own ``Workbench`` (own circuit, simulator thread, views); closing the
-tab stops its thread. Drawing happens in a periodic callback (the frame tick) that holds the
-document lock; the simulator thread never touches a plot.
+Each session builds its own ``Workbench`` (own circuit, simulation process, views); closing the
+tab stops its process. The process compiles and steps (``runner``); the frame tick, a periodic
+callback on the event loop, only handles its messages and forwards frames to the browser, with
+backpressure: the browser acknowledges painted frames and detail drops while it lags.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import panel as pn
 import panel_material_ui as pmui
 import param
 
-from simulations import Circuit, CircuitError, compile
+from simulations import Circuit, CircuitError
 
 from . import store
 from .blocks import block_types, summary
@@ -31,7 +32,7 @@ from .views import Dashboard
 DEMO = Path(__file__).resolve().parent.parent / "assets" / "demos" / "stdp_demo.json"
 DT = 0.1  # ms
 FRAME_MS = 50  # 20 frames per second at most
-MAX_LAG_S = 0.4  # skip frames while the oldest unpainted frame is older than this
+MAX_LAG_S = 0.25  # skip frames while the oldest unpainted frame is older than this
 ACK_GIVE_UP_S = 3.0  # a browser that never acknowledges (hidden tab) gets a frame this often
 STEP_BUTTON_STEPS = 100
 PALETTE_HEIGHT = 360  # px: the palette scrolls, so the inspector stays in view below it
@@ -59,6 +60,7 @@ class Workbench:
                 circuit = None
         self.browser_id = browser_id or ""
         self.runner = Runner()
+        self.runner_started = time.monotonic()
         self.dashboard: Dashboard | None = None
         self.connectome: ConnectomeView | None = None
         self.dirty = True  # the circuit changed since the simulator was compiled
@@ -67,6 +69,9 @@ class Workbench:
         self._shown_error = None
         self._last_t = -1
         self.frames_sent = 0
+        self.detail = 1.0  # what a frame carries (0.25..1): drops while the browser lags
+        self.set_latencies: deque[float] = deque(maxlen=100)  # seconds from a knob to the simulation
+        self._after_load = None  # what to do when the compile answers ("run", ("step", n))
         self.demo = None  # the gallery demo open, if any: it sets dt, compared rows and schedule
         self.demo_panel: DemoPanel | None = None
 
@@ -106,8 +111,10 @@ class Workbench:
         self.gallery_button = pn.widgets.Button(label="Gallery", button_type="primary", button_style="outline",
                                                 css_classes=["wb-gallery-button"], **b)
         self.gallery_button.on_click(lambda _e: self.gallery.panel.param.update(visible=not self.gallery.panel.visible))
-        self.speed.param.watch(lambda e: setattr(self.runner, "speed", SPEEDS[e.new]), "value")
+        self.speed.param.watch(lambda e: self.runner.set_speed(SPEEDS[e.new]), "value")
         self.status = pn.pane.HTML("", css_classes=["wb-status"], margin=(12, 8), min_width=260)
+        self.progress = pn.indicators.Progress(value=-1, active=True, width=110, height=14, margin=(14, 4),
+                                               visible=False, css_classes=["wb-progress"])
         self.download = pn.widgets.FileDownload(callback=self._save, filename="circuit.json", label="Save",
                                                 button_type="primary", button_style="outline", width=80,
                                                 margin=(5, 3), css_classes=["wb-save"])
@@ -122,7 +129,7 @@ class Workbench:
     def _layout(self):
         toolbar = pn.Row(pn.pane.HTML("<span class='wb-title'>Workbench</span>", margin=(10, 10)),
                          self.gallery_button, self.run_button, self.pause_button, self.step_button, self.reset_button, self.speed,
-                         self.status, pn.layout.HSpacer(), self.undo_button, self.download, self.exports.panel,
+                         self.progress, self.status, pn.layout.HSpacer(), self.undo_button, self.download, self.exports.panel,
                          pn.pane.HTML("Open:", margin=(12, 2)), self.upload, self.link,
                          sizing_mode="stretch_width")
         sidebar = pn.Column(pn.pane.Markdown("#### Blocks\nClick to add, or drag onto the canvas.", margin=(0, 5)),
@@ -169,14 +176,12 @@ class Workbench:
         self._persist()
         if isinstance(self.circuit.block(block).param[name], param.Integer):
             self.editor.refresh()  # sizes are shown inside the node
-        if not self.dirty and self.runner.sim is not None and name in self.runner.sim.node(block).live:
-            try:
-                self.runner.set_param(block, name, value)
-                return
-            except (CircuitError, ValueError) as e:
-                self.notify(str(e), "warning")
+        layout = self.runner.layout
+        if not self.dirty and layout is not None and name in layout["live"].get(block, ()):
+            self.runner.set_param(block, name, value)  # the process answers within a chunk (~10 ms)
+            return
         self.dirty = True
-        if self.runner.sim is not None:
+        if layout is not None:
             self.notify(f"{block}.{name} shapes the circuit: it applies at the next Reset (the run starts over).",
                         "info")
 
@@ -206,10 +211,12 @@ class Workbench:
                     "success")
 
     def load_circuit(self, circuit: Circuit, demo=None) -> None:
-        self.runner.load(None)
+        self.runner.pause()
+        self.runner.layout = None
         self.demo = demo
         self.demo_panel = DemoPanel(demo) if demo is not None else None
         self.demo_area.objects = [self.demo_panel.panel] if demo is not None else []
+        self.probe_choice.param.update(options=[], value=[])  # the new circuit's defaults
         self.editor.set_circuit(circuit)
         self.dirty = True
         self._persist()
@@ -224,34 +231,25 @@ class Workbench:
         self.notify(f"Opened the demo '{demo.title}': press Run.", "success")
 
     # -- running ---------------------------------------------------------------------------------
-    def _compile(self) -> bool:
-        """Build a fresh simulator from the circuit; False (and a message) if it cannot."""
-        try:
-            if self.demo is not None:
-                try:  # the demo's dt, compared rows and schedule
-                    sim = self.demo.compile(self.circuit)
-                except CircuitError:  # edited beyond what the demo compares: run it plainly
-                    sim = compile(self.circuit, dt=self.demo.dt, seed=0)
-            else:
-                sim = compile(self.circuit, dt=DT, seed=0)
-        except (CircuitError, ValueError) as e:
-            self.notify(f"Cannot run: {e}", "danger")
-            return False
-        self.runner.load(sim)
+    def _compile(self, then=None) -> bool:
+        """Compile the circuit in the simulation process (off the event loop); ``then`` ("run" or
+        ("step", n)) follows once it is compiled. Progress shows beside the status."""
+        dt = self.demo.dt if self.demo is not None else DT
+        self.runner.load(self.circuit.to_json(), self.demo.name if self.demo is not None else None, dt,
+                         self.probe_choice.value or None)
+        self._after_load = then
         self.dirty = False
         self._shown_error = None
-        self._rebuild_views(self.probe_choice.value or None)
+        self.progress.visible = True
+        self._status()
         return True
 
     def run(self) -> None:
-        if self.runner.sim is None or self.dirty:
-            restarted = self.runner.sim is not None
-            if not self._compile():
-                return
-            if restarted:
-                self.notify("The circuit changed, so the run starts over from t = 0.", "info")
-            else:
-                self.notify("", "info")
+        if self.runner.layout is None or self.dirty:
+            restarted = self.runner.layout is not None
+            self._compile("run")
+            self.notify("The circuit changed, so the run starts over from t = 0." if restarted else "", "info")
+            return
         if self.runner.error is not None:
             self.notify(f"{self.runner.error} Press Reset to start again.", "danger")
             return
@@ -259,36 +257,40 @@ class Workbench:
 
     def pause(self) -> None:
         self.runner.pause()
+        self._after_load = None if self._after_load == "run" else self._after_load
         self.tick(final=True)
 
     def step(self) -> None:
-        if (self.runner.sim is None or self.dirty) and not self._compile():
-            return
         self.runner.pause()
+        if self.runner.layout is None or self.dirty:
+            self._compile(("step", STEP_BUTTON_STEPS))
+            return
         self.runner.step(STEP_BUTTON_STEPS)
 
     def reset(self) -> None:
-        if self.dirty:
-            self.runner.load(None)
+        if self.dirty or self.runner.layout is None:
             self._compile()
         else:
             self.runner.reset()
-            self._rebuild_views(self.probe_choice.value or None)
         self._shown_error = None
         self.notify("", "info")
 
     def _rebuild_views(self, shown=None) -> None:
-        sim = self.runner.sim
-        if sim is None:
+        """Views for the compiled layout; a new choice of probes asks the process for a new layout."""
+        layout = self.runner.layout
+        if layout is None:
             self.dashboard, self.connectome = None, None
             self.views.objects = [pn.pane.Markdown("Press **Run** to compile the circuit and watch it.",
                                                    styles={"color": "#666"})]
             return
-        with self.runner.lock:
-            self.dashboard = Dashboard(sim, shown)
-            self.dashboard.last_step = sim.t - 1
-            self.connectome = ConnectomeView(sim)
-        self.probe_choice.param.update(options=list(sim.probe_paths()))
+        if shown is not None:
+            if list(shown) != layout["shown"]:
+                self.runner.show(shown)  # answered by a new layout (``loaded``)
+            if self.dashboard is not None:
+                return
+        self.dashboard = Dashboard(layout)
+        self.connectome = ConnectomeView(layout)
+        self.probe_choice.param.update(options=list(layout["probes"]))
         if self.probe_choice.value != self.dashboard.shown:
             self.probe_choice.param.update(value=self.dashboard.shown)
         d = self.dashboard
@@ -296,57 +298,110 @@ class Workbench:
         self.views.objects = [*d.wide, pn.GridBox(*d.small, ncols=2, sizing_mode="stretch_width"),
                               pn.Row(*d.side, *graph, sizing_mode="stretch_width")]
 
+    # -- messages from the simulation process --------------------------------------------------------
+    def _handle(self, msg) -> None:
+        kind = msg[0]
+        if kind == "loaded":
+            self.progress.visible = False
+            self._rebuild_views()
+            then, self._after_load = self._after_load, None
+            if then == "run":
+                self.runner.run()
+            elif then is not None:
+                self.runner.step(then[1])
+        elif kind == "error":
+            self.progress.visible = False
+            self._after_load = None
+            self.dirty = True  # the next Run compiles again
+            self.notify(msg[1], "danger")
+        elif kind == "set":
+            _, block, name, problem, sent_at, _t = msg
+            if problem:
+                self.notify(f"{block}.{name}: {problem}", "warning")
+            else:
+                self.set_latencies.append(time.monotonic() - sent_at)
+        elif kind == "crashed":
+            code, at = msg[1], self.runner.status.get("time", 0.0)
+            self.runner.restart()
+            self.runner_started = time.monotonic()
+            self.progress.visible = False
+            self.dashboard, self._after_load = None, None
+            self._compile()
+            self.notify(f"The simulation process stopped unexpectedly (exit code {code}) at t = {at:.1f} ms. "
+                        "A new one was started and the circuit recompiled, unchanged: press Run to start "
+                        "again from t = 0.", "danger")
+
     # -- the frame tick --------------------------------------------------------------------------
     def _acked(self, event) -> None:
         while self._sent and self._sent[0][0] <= event.new:
             self._sent.popleft()
 
     def tick(self, final: bool = False) -> None:
-        """Draw what the simulator produced since the last frame (periodic, ~20 Hz)."""
-        runner, d = self.runner, self.dashboard
-        if runner.error is not None and self._shown_error is not runner.error:
+        """Handle the process's messages, draw the frame it sent, ask for the next (~20 Hz)."""
+        runner = self.runner
+        for msg in runner.poll():
+            if msg[0] == "frame":
+                self._draw(msg[1])
+            else:
+                self._handle(msg)
+        if runner.error is not None and self._shown_error != runner.error:
             self._shown_error = runner.error
             self.notify(f"{runner.error} Press Reset to start again.", "danger")
             final = True
+        self._status()
+        if runner.layout is None or runner.compiling or (runner.frames_pending and not final):
+            return
         now = time.monotonic()
         if self._sent and not final:
             age = now - self._sent[0][1]
             if age > ACK_GIVE_UP_S:
                 self._sent.clear()
             elif age > MAX_LAG_S:
-                return  # the browser is behind: skip this frame, the next one carries the data
-        sim = runner.sim
-        if d is None or sim is None or d.sim is not sim:
-            self._status()
+                self.detail = max(0.25, self.detail * 0.7)  # the browser is behind: lighter frames
+                return  # and skip this one: the next frame carries the data
+            elif age < FRAME_MS / 1000 and self.detail < 1.0:
+                self.detail = min(1.0, self.detail * 1.1)
+        elif not self._sent and self.detail < 1.0:
+            self.detail = min(1.0, self.detail * 1.1)
+        runner.request_frame(self.detail, final)
+
+    def _draw(self, frame: dict) -> None:
+        d = self.dashboard
+        if d is None or frame.get("generation") != d.generation:
+            return  # a frame of a layout that was replaced
+        if frame["t"] == self._last_t and not frame.get("reset") and not frame.get("heatmaps") \
+                and not frame.get("live"):
             return
-        if sim.t == self._last_t and not final:
-            self._status()
-            return
-        frame = d.read(runner.lock, final=final)
-        self._last_t = frame.t
+        self._last_t = frame["t"]
+        now = time.monotonic()
         with pn.io.hold():
             d.update(frame)
             if self.connectome is not None:
                 self.connectome.update(frame)
             if self.demo_panel is not None:
-                self.demo_panel.update(sim, runner.lock, final)
+                self.demo_panel.update(frame)
             self._frame += 1
             self._sent.append((self._frame, now))
             self.link.frame = self._frame
-            self._status()
         self.frames_sent += 1
 
     def _status(self) -> None:
-        sim = self.runner.sim
-        if sim is None:
+        runner, s = self.runner, self.runner.status
+        if runner.compiling:
+            stage, _fraction, seconds = runner.progress or ("starting", 0, 0)
+            text = f"compiling: {stage} ({seconds:.1f} s)"
+        elif runner.layout is None:
             text = "not compiled"
         else:
-            state = "diverged" if self.runner.error else ("running" if self.runner.running else "paused")
-            text = f"{state} · t = {sim.time:.1f} ms · {self.runner.steps_per_second:,.0f} steps/s"
+            state = "diverged" if runner.error else ("running" if runner.running else "paused")
+            text = f"{state} · t = {s['time']:.1f} ms · {s['steps_per_second']:,.0f} steps/s"
+            if self.detail < 1.0:
+                text += f" · detail {self.detail:.0%}"
             if self.dirty:
                 text += " · edited: Reset applies"
-        if self.status.object != text:
-            self.status.object = text
+        html = f"<span title='simulation process {runner.pid}' data-pid='{runner.pid}'>{text}</span>"
+        if self.status.object != html:
+            self.status.object = html
 
     def close(self) -> None:
         self.runner.close()
