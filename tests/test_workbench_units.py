@@ -1,6 +1,7 @@
 """Workbench code without a browser: the canvas adapter, inspector, runner and views."""
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -11,7 +12,8 @@ from workbench.app import Workbench, demo_circuit
 from workbench.blocks import block_types, default_name
 from workbench.editor import CircuitEditor, node_types
 from workbench.runner import Runner
-from workbench.views import HEATMAP_CELLS, RASTER_POINTS_PER_FRAME, Dashboard, heatmap_matrix
+from workbench.frames import (HEATMAP_CELLS, IMAGE_COLUMNS, IMAGE_ROWS, RASTER_POINTS_PER_FRAME, WINDOW_MS,
+                              FrameBuilder, heatmap_matrix)
 
 
 def make_editor():
@@ -62,47 +64,119 @@ def test_inspector_refuses_out_of_range_with_params_message_and_reverts():
         wb.close()
 
 
-def test_runner_steps_in_background_pauses_and_reports_divergence():
+def _wait(runner, kind, timeout=60.0):
+    """The next message of ``kind`` from the simulation process (others are dropped)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for msg in runner.poll():
+            if msg[0] == kind:
+                return msg
+            assert msg[0] not in ("error", "crashed") or kind in ("error", "crashed"), msg
+        time.sleep(0.01)
+    raise AssertionError(f"no {kind!r} message within {timeout} s")
+
+
+def _frame(runner, **kw):
+    runner.request_frame(**kw)
+    return _wait(runner, "frame")[1]
+
+
+def test_runner_steps_in_its_own_process_pauses_and_reports_divergence():
     runner = Runner()
     try:
-        runner.load(compile(demo_circuit()))
+        assert runner.process.pid != os.getpid() and runner.process.is_alive()
+        runner.load(demo_circuit().to_json())
+        layout = _wait(runner, "loaded")[1]
+        assert "exc.spikes" in layout["shown"] and "rate" in layout["live"]["input"]
         runner.run()
         time.sleep(0.5)
         runner.pause()
-        t = runner.sim.t
+        t = _frame(runner)["t"]
         assert t > 0
         time.sleep(0.3)
-        assert runner.sim.t == t
+        assert _frame(runner)["t"] == t
         runner.step(7)
         time.sleep(0.3)
-        assert runner.sim.t == t + 7
+        assert _frame(runner)["t"] == t + 7
+        runner.set_param("input", "rate", 5000.0)  # out of bounds: refused with the param's message
+        assert "at most 1000" in _wait(runner, "set")[3]
+        runner.set_param("input", "rate", 30.0)
+        assert _wait(runner, "set")[3] is None
         c = demo_circuit()
         c.block("ee").weight = 1e38
         c.block("exc").R = 1e38
-        runner.load(compile(c))
+        runner.load(c.to_json())
+        _wait(runner, "loaded")
         runner.run()
         deadline = time.monotonic() + 10
-        while runner.error is None and time.monotonic() < deadline:
+        while _frame(runner)["error"] is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert runner.error is not None and not runner.running
-        assert "exc" in str(runner.error) or "ee" in str(runner.error)
+        assert "exc" in runner.error or "ee" in runner.error
     finally:
         runner.close()
 
 
-def test_views_bound_what_a_large_network_sends_per_frame():
-    sim = compile(cuba(10000, stdp_on_ee=True), record=["exc.spikes", "inh.spikes", "ee.weights"])
-    dash = Dashboard(sim, ["exc.spikes", "inh.spikes", "ee.weights"])
-    sim.step(200)
-    import threading
+def test_a_crashed_process_is_reported_and_a_new_one_takes_the_circuit():
+    runner = Runner()
+    try:
+        runner.load(demo_circuit().to_json())
+        _wait(runner, "loaded")
+        first = runner.pid
+        runner.crash(70)
+        assert _wait(runner, "crashed") == ("crashed", 70)
+        runner.restart()
+        assert runner.pid != first and runner.layout is None
+        runner.load(demo_circuit().to_json())
+        assert _wait(runner, "loaded")[1]["shown"]
+        runner.step(20)
+        time.sleep(0.3)
+        assert _frame(runner)["t"] == 20
+    finally:
+        runner.close()
 
-    frame = dash.read(threading.RLock(), final=True)
-    dash.update(frame)
-    raster = dash.views[0]
-    assert 0 < len(raster.source.data["t"]) <= RASTER_POINTS_PER_FRAME
-    assert max(raster.source.data["y"]) < 700  # downsampled rows
-    m = heatmap_matrix(sim, "ee.weights")
+
+def test_a_small_raster_sends_thinned_points():
+    sim = compile(cuba(1000))
+    frames = FrameBuilder(sim, ["exc.spikes", "inh.spikes"])
+    assert not frames.image
+    sim.step(2000)
+    got = frames.frame()["raster_points"]
+    assert 0 < len(got["t"]) <= RASTER_POINTS_PER_FRAME
+    assert set(np.unique(got["population"])) == {0, 1}
+
+
+def test_a_large_raster_is_an_image_that_counts_every_spike():
+    sim = compile(cuba(10000, stdp_on_ee=True), record=["exc.spikes", "inh.spikes", "ee.weights"])
+    frames = FrameBuilder(sim, ["exc.spikes", "inh.spikes", "ee.weights"])
+    assert frames.image and frames.layout()["raster"]["image"]
+    sim.step(300)
+    first = frames.frame()
+    sim.step(500)
+    frame = frames.frame(final=True)
+    image = frame["raster_image"]
+    hz = image["image"]
+    assert hz.shape == (IMAGE_ROWS, IMAGE_COLUMNS) and hz.dtype == np.float32
+    # back from Hz to spike counts: every spike of the last 80 ms is in the image, once
+    per_bin_s = WINDOW_MS / IMAGE_COLUMNS * 1e-3
+    counted = (hz * frames.neurons_per_row[:, None] * per_bin_s).sum()
+    spikes = sum(len(sim.recorders[p].events()) for p in ("exc.spikes", "inh.spikes"))
+    assert spikes > 100 and abs(counted - spikes) < 1e-3 * spikes
+    assert image["x"] == (sim.t * sim.dt) - WINDOW_MS  # the window ends now
+    assert len(first["rates"]["t"]) == 3 and len(frame["rates"]["t"]) == 5  # 10 ms bins, completed ones
+    m = frame["heatmaps"]["ee.weights"]
     assert m.shape == (HEATMAP_CELLS, HEATMAP_CELLS) and np.isfinite(m).any()
+
+
+def test_lower_detail_sends_less():
+    sim = compile(cuba(1000))
+    frames = FrameBuilder(sim, ["exc.spikes", "inh.spikes", "exc.v"])
+    sim.step(3000)
+    full = frames.frame(detail=1.0)
+    sim.step(3000)
+    low = frames.frame(detail=0.25)
+    assert len(low["raster_points"]["t"]) <= RASTER_POINTS_PER_FRAME // 4 < len(full["raster_points"]["t"])
+    assert len(low["traces"]["exc.v"][0]) < len(full["traces"]["exc.v"][0])
 
 
 def test_matrix_state_heatmap_keeps_rows_and_columns():
