@@ -15,7 +15,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)  # the server shares a small machine with the simulation processes
     print(f"Workbench: http://127.0.0.1:{args.port}/", flush=True)
-    pn.serve({"/": create_app}, address="127.0.0.1", port=args.port, show=False, title="Workbench",
+    pn.serve({"/": create_app}, address="127.0.0.1", port=args.port, show=False, title="Workbench", liveness=True,
              websocket_origin=[f"127.0.0.1:{args.port}", f"localhost:{args.port}"])
 
 

@@ -179,6 +179,24 @@ def test_lower_detail_sends_less():
     assert len(low["traces"]["exc.v"][0]) < len(full["traces"]["exc.v"][0])
 
 
+def test_a_lower_detail_image_merges_time_bins_and_keeps_every_spike():
+    sim = compile(cuba(10000), record=["exc.spikes", "inh.spikes"])
+    frames = FrameBuilder(sim, ["exc.spikes", "inh.spikes"])
+    sim.step(12_345)  # more than the window: the ring has wrapped
+    full = frames.frame(detail=1.0)["raster_image"]
+    low = frames.frame(detail=0.3)["raster_image"]  # nothing new: the same window, bins merged by 4
+
+    def spikes(img):  # back from Hz to spike counts per cell
+        return img["image"] * frames.neurons_per_row[:, None] * (img["dw"] / img["image"].shape[1]) * 1e-3
+
+    assert full["image"].shape[1] == IMAGE_COLUMNS and low["image"].shape[1] in (IMAGE_COLUMNS // 4, IMAGE_COLUMNS // 4 + 1)
+    skipped = round((low["x"] - full["x"]) / (WINDOW_MS / IMAGE_COLUMNS))
+    assert 0 <= skipped < 4
+    f, lo = spikes(full), spikes(low)
+    assert f.sum() > 1000 and abs(lo.sum() - f[:, skipped:].sum()) < 1e-3 * f.sum()
+    assert np.allclose(lo[:, 0], f[:, skipped:skipped + 4].sum(1), rtol=1e-4, atol=1e-3)
+
+
 def test_matrix_state_heatmap_keeps_rows_and_columns():
     from simulations import Circuit
 

@@ -33,6 +33,8 @@ DEMO = Path(__file__).resolve().parent.parent / "assets" / "demos" / "stdp_demo.
 DT = 0.1  # ms
 FRAME_MS = 50  # 20 frames per second at most
 MAX_LAG_S = 0.25  # skip frames while the oldest unpainted frame is older than this
+QUICK_PAINT_S = 0.12  # a frame painted this fast raises the detail again; slower than MAX_LAG_S lowers it
+MIN_DETAIL = 0.25
 ACK_GIVE_UP_S = 3.0  # a browser that never acknowledges (hidden tab) gets a frame this often
 STEP_BUTTON_STEPS = 100
 PALETTE_HEIGHT = 360  # px: the palette scrolls, so the inspector stays in view below it
@@ -88,6 +90,7 @@ class Workbench:
         self.views = pn.Column(sizing_mode="stretch_width")
         self.layout = self._layout()
         self._rebuild_views()
+        self._compile()  # ahead of Run, in the simulation process: Run then starts at once
 
     # -- widgets ---------------------------------------------------------------------------------
     def _build_controls(self) -> None:
@@ -221,6 +224,7 @@ class Workbench:
         self.dirty = True
         self._persist()
         self._rebuild_views()
+        self._compile()  # ahead of Run (edits later mark it dirty: Run compiles again)
 
     def open_demo(self, demo) -> None:
         """Open a gallery demo: its circuit on the canvas, its teaching text and live metric."""
@@ -245,6 +249,9 @@ class Workbench:
         return True
 
     def run(self) -> None:
+        if self.runner.compiling and not self.dirty:
+            self._after_load = "run"  # runs as soon as the compile under way is done
+            return
         if self.runner.layout is None or self.dirty:
             restarted = self.runner.layout is not None
             self._compile("run")
@@ -262,6 +269,9 @@ class Workbench:
 
     def step(self) -> None:
         self.runner.pause()
+        if self.runner.compiling and not self.dirty:
+            self._after_load = ("step", STEP_BUTTON_STEPS)
+            return
         if self.runner.layout is None or self.dirty:
             self._compile(("step", STEP_BUTTON_STEPS))
             return
@@ -311,9 +321,11 @@ class Workbench:
                 self.runner.step(then[1])
         elif kind == "error":
             self.progress.visible = False
-            self._after_load = None
-            self.dirty = True  # the next Run compiles again
-            self.notify(msg[1], "danger")
+            asked, self._after_load = self._after_load, None
+            if self.runner.layout is None:
+                self.dirty = True  # the compile failed: the next Run compiles again (and says why)
+            if asked is not None or self.runner.layout is not None:  # not a compile ahead of Run
+                self.notify(msg[1], "danger")
         elif kind == "set":
             _, block, name, problem, sent_at, _t = msg
             if problem:
@@ -333,8 +345,15 @@ class Workbench:
 
     # -- the frame tick --------------------------------------------------------------------------
     def _acked(self, event) -> None:
+        """The browser painted frame ``event.new``: adapt the detail to how long that took."""
+        now = time.monotonic()
         while self._sent and self._sent[0][0] <= event.new:
-            self._sent.popleft()
+            number, sent = self._sent.popleft()
+            if number == event.new:
+                if now - sent > MAX_LAG_S:
+                    self.detail = max(MIN_DETAIL, self.detail * 0.7)
+                elif now - sent < QUICK_PAINT_S:
+                    self.detail = min(1.0, self.detail * 1.15)
 
     def tick(self, final: bool = False) -> None:
         """Handle the process's messages, draw the frame it sent, ask for the next (~20 Hz)."""
@@ -351,18 +370,13 @@ class Workbench:
         self._status()
         if runner.layout is None or runner.compiling or (runner.frames_pending and not final):
             return
-        now = time.monotonic()
         if self._sent and not final:
-            age = now - self._sent[0][1]
+            age = time.monotonic() - self._sent[0][1]
             if age > ACK_GIVE_UP_S:
                 self._sent.clear()
+                self.detail = max(MIN_DETAIL, self.detail * 0.7)
             elif age > MAX_LAG_S:
-                self.detail = max(0.25, self.detail * 0.7)  # the browser is behind: lighter frames
-                return  # and skip this one: the next frame carries the data
-            elif age < FRAME_MS / 1000 and self.detail < 1.0:
-                self.detail = min(1.0, self.detail * 1.1)
-        elif not self._sent and self.detail < 1.0:
-            self.detail = min(1.0, self.detail * 1.1)
+                return  # the browser is behind: skip this frame, the next one carries the data
         runner.request_frame(self.detail, final)
 
     def _draw(self, frame: dict) -> None:
@@ -382,7 +396,7 @@ class Workbench:
                 self.demo_panel.update(frame)
             self._frame += 1
             self._sent.append((self._frame, now))
-            self.link.frame = self._frame
+            self.link.param.update(stamp=frame.get("stamp", 0.0), frame=self._frame)
         self.frames_sent += 1
 
     def _status(self) -> None:

@@ -16,6 +16,7 @@ COOKIE = "workbench_id"
 class BrowserLink(JSComponent):
     frame = param.Integer(default=0, doc="number of the last frame the server sent")
     ack = param.Integer(default=0, doc="number of the last frame the browser painted")
+    stamp = param.Number(default=0.0, doc="wall-clock time (s) the simulation process built the frame")
     browser_id = param.String(default="", doc="this browser's id (cookie), set by the browser")
 
     _esm = """
@@ -27,9 +28,14 @@ class BrowserLink(JSComponent):
         document.cookie = `${name}=${id}; path=/; max-age=31536000; SameSite=Lax`;
       }
       model.browser_id = id;
+      window.__wbLags = [];  // seconds from a frame's data to its paint (benchmarks read it)
       model.on("frame", () => {
-        const f = model.frame;
-        requestAnimationFrame(() => setTimeout(() => { model.ack = f; }, 0));
+        const f = model.frame, stamp = model.stamp;
+        requestAnimationFrame(() => setTimeout(() => {
+          model.ack = f;
+          window.__wbLags.push(Date.now() / 1000 - stamp);
+          if (window.__wbLags.length > 5000) window.__wbLags.splice(0, 1000);
+        }, 0));
       });
       const el = document.createElement("span");
       el.className = "wb-browser-link";

@@ -11,6 +11,7 @@ falls behind. No Panel or Bokeh here: this module is imported by the simulation 
 from __future__ import annotations
 
 import math
+import time
 
 import networkx as nx
 import numpy as np
@@ -195,7 +196,7 @@ class FrameBuilder:
             self.node_index = {}
             for k, (b, i) in enumerate(self.connectome["nodes"]):
                 self.node_index.setdefault(b, {})[i] = k
-        self.columns = IMAGE_COLUMNS
+        self.columns = IMAGE_COLUMNS  # time bins counted (at full resolution)
         self.restart()
 
     def _raster_rows(self) -> None:
@@ -255,7 +256,7 @@ class FrameBuilder:
         sim = self.sim
         if sim.t - 1 < self.read_step:
             self.restart()
-        out = dict(t=sim.t, reset=self.was_reset, final=final)
+        out = dict(t=sim.t, reset=self.was_reset, final=final, stamp=time.time())
         self.was_reset = False
         since, self.read_step = self.read_step, sim.t - 1
         self.frames += 1
@@ -298,29 +299,35 @@ class FrameBuilder:
         return dict(t=t[keep], y=y[keep], population=c[keep])
 
     def _image(self, events, detail) -> dict:
-        """The raster window as an image: spikes per (neuron bin, time bin), in Hz."""
-        columns = max(50, int(IMAGE_COLUMNS * detail))
-        if columns != self.columns:  # detail changed: start the window again at the new resolution
-            self.columns, self.image_top = columns, -1
-            self.image_data = np.zeros((self.rows, columns), dtype=np.float32)
-        window_steps = WINDOW_MS / self.sim.dt
-        per_bin = window_steps / self.columns  # steps per time bin
+        """The raster window as an image: spikes per (neuron bin, time bin), in Hz. Counted at
+        full resolution; lower detail sends 2 or 4 time bins merged (aligned, so it stays steady)."""
+        columns = self.columns
+        per_bin = WINDOW_MS / self.sim.dt / columns  # steps per time bin
         top = int((self.sim.t - 1) // per_bin) if self.sim.t else -1
         if top > self.image_top:  # clear the columns that new time bins reuse
-            fresh = range(max(self.image_top + 1, top - self.columns + 1), top + 1)
-            self.image_data[:, [b % self.columns for b in fresh]] = 0
+            fresh = range(max(self.image_top + 1, top - columns + 1), top + 1)
+            self.image_data[:, [b % columns for b in fresh]] = 0
             self.image_top = top
         for p in self.rasters:
             ev = events[p]
             bins = (ev[:, 0] // per_bin).astype(np.int64)
-            inside = bins > top - self.columns
-            flat = self.row_of[p][ev[inside, 2]] * self.columns + bins[inside] % self.columns
-            self.image_data += np.bincount(flat, minlength=self.rows * self.columns).reshape(
-                self.rows, self.columns).astype(np.float32)
-        order = (np.arange(self.columns) + top + 1) % self.columns  # oldest column first
-        hz = self.image_data[:, order] / (self.neurons_per_row[:, None] * per_bin * self.sim.dt * 1e-3)
-        start = (top + 1 - self.columns) * per_bin * self.sim.dt
-        return dict(image=hz.astype(np.float32), x=start, dw=WINDOW_MS, rows=self.rows)
+            inside = bins > top - columns
+            flat = self.row_of[p][ev[inside, 2]] * columns + bins[inside] % columns
+            self.image_data += np.bincount(flat, minlength=self.rows * columns).reshape(
+                self.rows, columns).astype(np.float32)
+        first = top + 1 - columns  # time bin of the oldest column
+        counts = self.image_data[:, (np.arange(columns) + first) % columns]
+        merge = 1 if detail >= 0.75 else 2 if detail >= 0.4 else 4
+        if merge > 1:
+            skip = (-first) % merge  # start at a multiple of ``merge``: merged bins never shift
+            counts = counts[:, skip:]
+            first += skip
+            pad = (-counts.shape[1]) % merge
+            counts = np.pad(counts, ((0, 0), (0, pad))).reshape(self.rows, -1, merge).sum(-1)
+        seconds = per_bin * merge * self.sim.dt * 1e-3
+        hz = counts / (self.neurons_per_row[:, None] * seconds)
+        return dict(image=hz.astype(np.float32), x=first * per_bin * self.sim.dt,
+                    dw=counts.shape[1] * per_bin * merge * self.sim.dt, rows=self.rows)
 
     def _rates(self, events) -> dict:
         done = self.sim.t // self.bin_steps  # bins [rate_next, done) are complete

@@ -12,6 +12,7 @@ Messages to the server: ``("progress", stage, fraction, seconds)`` while compili
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -83,8 +84,6 @@ class SimulationSession:
             data = self.frames.frame(detail, final) if self.frames is not None else {}
             self.send("frame", dict(data, **self.status()))
         elif kind == "crash":  # for tests: die as a native fault would, without cleaning up
-            import os
-
             os._exit(int(args[0]))
 
     def load(self, circuit_json: str, demo_name: str | None, dt: float, shown) -> None:
@@ -101,18 +100,18 @@ class SimulationSession:
         try:
             circuit = Circuit.from_json(circuit_json)
             stage[:] = ["building the simulator", 0.2]
-            live = None
+            live, device = None, os.environ.get("WORKBENCH_DEVICE", "cpu")  # e.g. cuda
             if demo_name:
                 from .demos import get
 
                 demo = get(demo_name)
                 try:  # the demo's dt, compared rows and schedule
-                    sim = demo.compile(circuit)
+                    sim = demo.compile(circuit, device=device)
                 except CircuitError:  # edited beyond what the demo compares: run it plainly
-                    sim = compile(circuit, dt=demo.dt, seed=0)
+                    sim = compile(circuit, dt=demo.dt, seed=0, device=device)
                 live = demo.live
             else:
-                sim = compile(circuit, dt=dt, seed=0)
+                sim = compile(circuit, dt=dt, seed=0, device=device)
             stage[:] = ["preparing the views", 0.6]
             frames = FrameBuilder(sim, shown, live)
             layout = frames.layout()
