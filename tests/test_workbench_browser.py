@@ -197,7 +197,7 @@ def test_a_large_raster_arrives_as_an_image(page):
     image = page.wait_for(lambda: (page.raster_image() or [0, 0, 0])[2] > 0 and page.raster_image(), 60,
                           what="a raster image with spikes")
     assert image[0] == IMAGE_ROWS and IMAGE_COLUMNS // 4 <= image[1] <= IMAGE_COLUMNS  # detail adapts
-    assert page.raster_points() == -1, "no marker raster for 10,000 neurons"
+    assert page.raster_points() <= 0, "no markers for 10,000 neurons"
     page.wait_for(lambda: len(page.source("wb-rates", "t") or []) > 3, 30, what="rates beside the image")
     page.button("Pause")
     assert page.errors == [], page.errors
@@ -216,9 +216,9 @@ def test_one_tab_compiling_bdh_does_not_stall_another_tab(chromium, workbench_ur
         start = b.frame_times()[0]
         a.button("Open Dragon Hatchling on a tiny text")  # compiles it ahead of Run
         a.wait_for(lambda: "compiling" in a.text(".wb-status"), 10, what="A compiling")
-        assert a.page.locator(".wb-progress").is_visible()
+        assert a.page.locator("progress.wb-progress").is_visible()
         a.button("▶ Run")
-        a.wait_for(lambda: "compiling" not in a.text(".wb-status"), 120, what="A's compile to finish")
+        a.wait_for(lambda: "compiling" not in a.text(".wb-status"), 300, what="A's compile to finish")
         end, times = b.frame_times()
         marks = [start, *[t for t in times if start <= t <= end], end]
         gaps = [(y - x) / 1000 for x, y in zip(marks, marks[1:])]
