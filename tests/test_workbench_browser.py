@@ -67,7 +67,8 @@ def test_run_grows_the_raster_and_pause_stops_it(page):
     time.sleep(1.0)
     page.page.screenshot(path=str(OUT / "workbench_running.png"), full_page=True)
     page.button("Pause")
-    time.sleep(0.5)
+    page.wait_for(lambda: page.text(".wb-status").startswith("paused"), what="the paused status")
+    time.sleep(0.5)  # the final frame, sent with the status, painted
     t_pause = page.source("wb-rates", "t")[-1]
     time.sleep(1.5)
     assert page.source("wb-rates", "t")[-1] == t_pause, "no new data after Pause"
@@ -146,7 +147,7 @@ def test_two_browsers_run_different_circuits_without_cross_talk(chromium, workbe
         a.button("Delete ii")
         a.wait_for(lambda: "ii" not in a.nodes(), what="ii deleted in A")
         a.button("▶ Run")
-        a.wait_for(lambda: a.raster_points() > 100, what="A's raster")
+        a.wait_for(lambda: a.raster_points() > 100, 60, what="A's raster")
         b.open()
         assert len(b.nodes()) == DEMO_BLOCKS, "B still has the demo circuit"
         time.sleep(1)
@@ -154,7 +155,7 @@ def test_two_browsers_run_different_circuits_without_cross_talk(chromium, workbe
         b.select("input")
         b.set_param("rate", 40)
         b.button("▶ Run")
-        b.wait_for(lambda: b.raster_points() > 100, what="B's raster")
+        b.wait_for(lambda: b.raster_points() > 100, 60, what="B's raster")
         assert "running" in a.text(".wb-status")
         assert len(a.nodes()) == DEMO_BLOCKS - 1
         a.page.locator('.react-flow__node[data-id="input"]').click()
@@ -222,7 +223,10 @@ def test_one_tab_compiling_bdh_does_not_stall_another_tab(chromium, workbench_ur
         end, times = b.frame_times()
         marks = [start, *[t for t in times if start <= t <= end], end]
         gaps = [(y - x) / 1000 for x, y in zip(marks, marks[1:])]
-        assert len(marks) > 4 and max(gaps) < 2.0, (end - start, gaps)  # the event loop blocked 4.9 s before
+        # compiling on the server's event loop froze other tabs for the whole compile (4.9 s); now
+        # B's frames keep coming (the bound allows for a loaded machine, where each gap is longer)
+        took = (end - start) / 1000
+        assert len(marks) > 4 and max(gaps) < max(2.0, min(5.0, took / 3)), (took, gaps)
         a.wait_for(lambda: len(a.source("wb-demo-live-bdh", "t") or []) > 0, 60, what="A's live metric")
         a.button("Pause")
         b.button("Pause")

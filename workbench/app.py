@@ -62,7 +62,6 @@ class Workbench:
                 circuit = None
         self.browser_id = browser_id or ""
         self.runner = Runner()
-        self.runner_started = time.monotonic()
         self.dashboard: Dashboard | None = None
         self.connectome: ConnectomeView | None = None
         self.dirty = True  # the circuit changed since the simulator was compiled
@@ -72,7 +71,6 @@ class Workbench:
         self._last_t = -1
         self.frames_sent = 0
         self.detail = 1.0  # what a frame carries (0.25..1): drops while the browser lags
-        self.set_latencies: deque[float] = deque(maxlen=100)  # seconds from a knob to the simulation
         self._after_load = None  # what to do when the compile answers ("run", ("step", n))
         self.demo = None  # the gallery demo open, if any: it sets dt, compared rows and schedule
         self.demo_panel: DemoPanel | None = None
@@ -248,14 +246,21 @@ class Workbench:
         self._status()
         return True
 
-    def run(self) -> None:
+    def compiled(self, then) -> bool:
+        """True when the simulator is compiled from the current circuit; otherwise ``then`` ("run"
+        or ("step", n)) is arranged for when the compile under way (or started now) is done."""
         if self.runner.compiling and not self.dirty:
-            self._after_load = "run"  # runs as soon as the compile under way is done
-            return
+            self._after_load = then
+            return False
         if self.runner.layout is None or self.dirty:
             restarted = self.runner.layout is not None
-            self._compile("run")
+            self._compile(then)
             self.notify("The circuit changed, so the run starts over from t = 0." if restarted else "", "info")
+            return False
+        return True
+
+    def run(self) -> None:
+        if not self.compiled("run"):
             return
         if self.runner.error is not None:
             self.notify(f"{self.runner.error} Press Reset to start again.", "danger")
@@ -269,13 +274,8 @@ class Workbench:
 
     def step(self) -> None:
         self.runner.pause()
-        if self.runner.compiling and not self.dirty:
-            self._after_load = ("step", STEP_BUTTON_STEPS)
-            return
-        if self.runner.layout is None or self.dirty:
-            self._compile(("step", STEP_BUTTON_STEPS))
-            return
-        self.runner.step(STEP_BUTTON_STEPS)
+        if self.compiled(("step", STEP_BUTTON_STEPS)):
+            self.runner.step(STEP_BUTTON_STEPS)
 
     def reset(self) -> None:
         if self.dirty or self.runner.layout is None:
@@ -290,8 +290,7 @@ class Workbench:
         layout = self.runner.layout
         if layout is None:
             self.dashboard, self.connectome = None, None
-            self.views.objects = [pn.pane.Markdown("Press **Run** to compile the circuit and watch it.",
-                                                   styles={"color": "#666"})]
+            self.views.objects = [pn.pane.Markdown("Press **Run** to watch the circuit.", styles={"color": "#666"})]
             return
         if shown is not None:
             if list(shown) != layout["shown"]:
@@ -326,16 +325,11 @@ class Workbench:
                 self.dirty = True  # the compile failed: the next Run compiles again (and says why)
             if asked is not None or self.runner.layout is not None:  # not a compile ahead of Run
                 self.notify(msg[1], "danger")
-        elif kind == "set":
-            _, block, name, problem, sent_at, _t = msg
-            if problem:
-                self.notify(f"{block}.{name}: {problem}", "warning")
-            else:
-                self.set_latencies.append(time.monotonic() - sent_at)
+        elif kind == "set" and msg[3]:  # refused by the simulator
+            self.notify(f"{msg[1]}.{msg[2]}: {msg[3]}", "warning")
         elif kind == "crashed":
             code, at = msg[1], self.runner.status.get("time", 0.0)
             self.runner.restart()
-            self.runner_started = time.monotonic()
             self.progress.visible = False
             self.dashboard, self._after_load = None, None
             self._compile()

@@ -28,6 +28,7 @@ LIVE_SPIKE_CAPACITY = 300_000  # events kept per large live raster (frames read 
 TRACE_LINES = 3  # neurons drawn per trace probe
 TRACE_POINTS_PER_FRAME = 80
 RATE_BIN_MS = 10.0
+RATE_POINTS_PER_FRAME = 100  # = the visible window's bins
 HEATMAP_CELLS = 160  # max cells per side of a drawn matrix
 HEATMAP_EVERY = 8  # frames between heatmap redraws
 LIVE_EVERY = 4  # frames between samples of a demo's live metric
@@ -250,6 +251,7 @@ class FrameBuilder:
         self.image_data = np.zeros((self.rows, self.columns), dtype=np.float32)
         self.image_top = -1  # newest image time bin touched
         self.was_reset = True  # the next frame tells the views to start again
+        self.sampled_t = None  # step at which heatmaps / the live metric were last sent
 
     def frame(self, detail: float = 1.0, final: bool = False) -> dict:
         """What the recorders gained since the previous frame, ready to draw."""
@@ -280,10 +282,13 @@ class FrameBuilder:
                 ys = values[keep, :TRACE_LINES].astype(np.float64)
                 traces[p] = (steps[keep] * sim.dt, np.where(np.isfinite(ys), ys, np.nan))
         out["traces"] = traces
-        if final or self.frames % HEATMAP_EVERY == 0:
+        moved = sim.t != self.sampled_t  # heatmaps and the live metric: only when the simulator moved
+        if moved and self.heatmaps and (final or self.frames % HEATMAP_EVERY == 0):
             out["heatmaps"] = {p: heatmap_matrix(sim, p) for p in self.heatmaps}
-        if self.live is not None and (final or self.frames % LIVE_EVERY == 0):
+            self.sampled_t = sim.t
+        if moved and self.live is not None and (final or self.frames % LIVE_EVERY == 0):
             out["live"] = (sim.time, self.live(sim))
+            self.sampled_t = sim.t
         return out
 
     def _points(self, events, detail) -> dict:
@@ -340,7 +345,8 @@ class FrameBuilder:
             out[p] = counts / (self.widths[p] * self.bin_steps * self.sim.dt * 1e-3)
             self.pending[p] = steps[bins >= done]
         self.rate_next = max(self.rate_next, done)
-        return out
+        keep = thin(len(out["t"]), RATE_POINTS_PER_FRAME)  # a long frame (the browser lagged): decimated
+        return {k: v[keep] for k, v in out.items()}
 
     def _activity(self, events) -> np.ndarray:
         """Spikes per sampled connectome neuron since the previous frame."""

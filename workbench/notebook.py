@@ -67,9 +67,7 @@ class NotebookWorkbench:
         dt = wb.demo.dt if wb.demo is not None else DT
         wb.runner.pause()
         steps = int(round(seconds * 1000.0 / dt))
-        if wb.runner.layout is None or wb.dirty:
-            wb._compile(("step", steps))
-        else:
+        if wb.compiled(("step", steps)):
             wb.runner.step(steps)
         return self
 

@@ -17,6 +17,29 @@ import time
 from .sim_process import serve
 
 _SPAWN = multiprocessing.get_context("spawn")
+_spare: list = []  # one process started ahead, so a new tab need not wait for Python and torch to load
+_spare_lock = threading.Lock()
+
+
+def _spawn():
+    here, there = _SPAWN.Pipe()
+    process = _SPAWN.Process(target=serve, args=(there,), daemon=True, name="workbench-simulation")
+    process.start()
+    there.close()
+    return process, here
+
+
+def _take_process():
+    """A started simulation process (the spare if one is ready), and a new spare behind it."""
+    with _spare_lock:
+        ready = [(p, c) for p, c in _spare if p.is_alive()]
+        _spare.clear()
+        process, conn = ready.pop(0) if ready else _spawn()
+        for p, c in ready:
+            c.close()
+            p.kill()
+        _spare.append(_spawn())
+    return process, conn
 
 
 class Runner:
@@ -32,11 +55,8 @@ class Runner:
         self.compiling = False
         self.progress: tuple[str, float, float] | None = None  # stage, fraction, seconds
         self.frames_pending = 0
-        self.sent = 0  # commands sent (the worker reports how many it handled)
-        here, there = _SPAWN.Pipe()
-        self.process = _SPAWN.Process(target=serve, args=(there,), daemon=True, name="workbench-simulation")
-        self.process.start()
-        there.close()
+        self.sent = 0  # commands sent other than frame requests (the process reports how many it handled)
+        self.process, here = _take_process()
         self._conn = here
         threading.Thread(target=self._read, args=(here, self.process), daemon=True,
                          name="workbench-simulation-reader").start()
@@ -55,7 +75,7 @@ class Runner:
     def _send(self, *msg) -> None:
         try:
             self._conn.send(msg)
-            self.sent += 1
+            self.sent += msg[0] != "frame"
         except (OSError, ValueError):  # the process died: the reader reports it
             pass
 

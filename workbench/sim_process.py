@@ -34,7 +34,7 @@ class SimulationSession:
         self.error: str | None = None
         self.running, self.pending, self.speed, self.chunk = False, 0, None, 10
         self.steps_per_second = 0.0
-        self.seen = 0  # commands handled
+        self.seen = 0  # commands handled, frame requests aside
 
     def send(self, *msg) -> None:
         with self.send_lock:
@@ -49,7 +49,7 @@ class SimulationSession:
     # -- commands ----------------------------------------------------------------------------------
     def handle(self, msg) -> None:
         kind, args = msg[0], msg[1:]
-        self.seen += 1
+        self.seen += kind != "frame"
         if kind == "load":
             self.load(*args)
         elif kind == "show":

@@ -14,8 +14,7 @@ from bokeh.models import ColorBar, ColumnDataSource, LinearColorMapper, Range1d
 from bokeh.palettes import Category10_10, Greys256, Viridis256
 from bokeh.plotting import figure
 
-from .frames import (HEATMAP_CELLS, RASTER_POINTS_PER_FRAME, TRACE_LINES, TRACE_POINTS_PER_FRAME,  # noqa: F401
-                     WINDOW_MS, default_shown, heatmap_matrix)
+from .frames import TRACE_LINES, TRACE_POINTS_PER_FRAME, WINDOW_MS
 
 RASTER_ROLLOVER = 9000
 RATE_ROLLOVER = 200
