@@ -72,6 +72,7 @@ class Workbench:
         self.frames_sent = 0
         self.detail = 1.0  # what a frame carries (0.25..1): drops while the browser lags
         self._after_load = None  # what to do when the compile answers ("run", ("step", n))
+        self._last_change = ""  # the last live parameter change and the simulated time it applied from
         self.demo = None  # the gallery demo open, if any: it sets dt, compared rows and schedule
         self.demo_panel: DemoPanel | None = None
 
@@ -312,6 +313,7 @@ class Workbench:
         kind = msg[0]
         if kind == "loaded":
             self.progress.visible = False
+            self._last_change = ""
             self._rebuild_views()
             then, self._after_load = self._after_load, None
             if then == "run":
@@ -325,8 +327,12 @@ class Workbench:
                 self.dirty = True  # the compile failed: the next Run compiles again (and says why)
             if asked is not None or self.runner.layout is not None:  # not a compile ahead of Run
                 self.notify(msg[1], "danger")
-        elif kind == "set" and msg[3]:  # refused by the simulator
-            self.notify(f"{msg[1]}.{msg[2]}: {msg[3]}", "warning")
+        elif kind == "set":
+            _, block, name, problem, _sent_at, t = msg
+            if problem:  # refused by the simulator
+                self.notify(f"{block}.{name}: {problem}", "warning")
+            elif self.runner.layout is not None:  # the status says from when it applies
+                self._last_change = f"{block}.{name} changed at t = {t * self.runner.layout['dt']:.1f} ms"
         elif kind == "crashed":
             code, at = msg[1], self.runner.status.get("time", 0.0)
             self.runner.restart()
@@ -407,6 +413,8 @@ class Workbench:
                 text += f" · detail {self.detail:.0%}"
             if self.dirty:
                 text += " · edited: Reset applies"
+            elif self._last_change:
+                text += f" · {self._last_change}"
         html = f"<span title='simulation process {runner.pid}' data-pid='{runner.pid}'>{text}</span>"
         if self.status.object != html:
             self.status.object = html
