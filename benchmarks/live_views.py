@@ -157,6 +157,38 @@ def two_tabs(browser, url: str, quiet_seconds: float = 6.0) -> dict:
                 median_gap=statistics.median(y - x for x, y in zip(marks, marks[1:])) / 1000)
 
 
+def event_loop_work() -> dict:
+    """Longest piece of work a session puts on the server's event loop (shared by every tab)
+    while it opens the BDH demo, compiles it (in its process) and builds its views, then runs."""
+    from workbench.app import Workbench
+    from workbench.demos import get
+
+    wb = Workbench()
+
+    def longest_tick(until, ticks=None):
+        worst = 0.0
+        while not until() if ticks is None else ticks > 0:
+            start = time.process_time()
+            wb._sent.clear()
+            wb.tick()
+            worst = max(worst, time.process_time() - start)
+            time.sleep(0.05)
+            ticks = None if ticks is None else ticks - 1
+        return worst
+
+    try:
+        longest_tick(lambda: wb.runner.layout is not None)
+        start = time.process_time()
+        wb.open_demo(get("bdh"))
+        opening = time.process_time() - start
+        compiling = longest_tick(lambda: wb.runner.layout is not None)
+        wb.run()
+        running = longest_tick(None, ticks=60)
+        return dict(open=opening, compile=compiling, run=running)
+    finally:
+        wb.close()
+
+
 def parameter_latency(n: int = 10_000, changes: int = 20) -> list[float]:
     """Seconds from ``set_param`` on the server to the change applied in the simulation process,
     while it runs ``n`` neurons as fast as it can."""
@@ -214,7 +246,7 @@ def main() -> None:
           f"max {lat[-1] * 1000:.0f} ms over {len(lat)} changes", flush=True)
     print("  neurons  frames/s  steps/s shown  headless  ratio  lag s med/p90  canvas  Run->1st frame  "
           "Open->1st frame", flush=True)
-    for device in sorted({d for _, d in runs}):
+    for device in sorted({d for _, d in runs} | ({"cpu"} if args.two_tabs else set())):
         os.environ["WORKBENCH_DEVICE"] = device  # read by the server's simulation processes
         proc, url = start_server()
         try:
@@ -227,6 +259,10 @@ def main() -> None:
                     alone = headless_steps_per_second(n, min(args.seconds, 5.0), device)
                     print(table_row(n, shown, alone) + ("  (CUDA)" if device == "cuda" else ""), flush=True)
                 if args.two_tabs and device == "cpu":
+                    work = event_loop_work()
+                    print(f"server event loop, longest callback (CPU s): BDH opened {work['open']:.3f}, while it "
+                          f"compiles and its views are built {work['compile']:.3f}, running {work['run']:.3f}",
+                          flush=True)
                     got = two_tabs(browser, url)
                     print(f"two tabs: opening + compiling BDH in tab A took {got['compile_s']:.1f} s; tab B's longest gap "
                           f"between frames meanwhile {got['busy_gap']:.2f} s ({got['frames']} frames, median gap "
