@@ -104,7 +104,7 @@ class Page:
 
     def select(self, node: str):
         self.page.locator(f'.react-flow__node[data-id="{node}"]').click()
-        self.wait_for(lambda: self.page.get_by_role("button", name=f"Delete {node}").count() > 0, 10,
+        self.wait_for(lambda: self.page.get_by_role("button", name=f"Delete {node}").count() > 0, 30,
                       f"the inspector showing {node}")
 
     def set_param(self, name: str, value):
@@ -115,3 +115,29 @@ class Page:
     def upload(self, name: str, content: bytes):
         self.page.locator(".wb-open input[type=file]").set_input_files(
             {"name": name, "mimeType": "application/json", "buffer": content})
+
+    # -- the simulation process ------------------------------------------------------------------
+    def sim_pid(self) -> int:
+        """Process id of this session's simulation process (the status carries it)."""
+        pid = self.page.eval_on_selector(
+            ".wb-status", "e => { const s = (e.shadowRoot || e).querySelector('[data-pid]'); return s ? s.dataset.pid : null; }")
+        return int(pid) if pid and pid != "None" else -1
+
+    def raster_image(self):
+        """(rows, columns, total) of the newest raster image in this page, or None."""
+        return self.page.evaluate(
+            """() => { for (const d of Bokeh.documents) {
+                 const found = [...d.all_models].filter((m) => m.name === "wb-raster-image");
+                 if (found.length) { const img = found[found.length - 1].data.image[0];
+                   let total = 0; for (const v of img) total += v;
+                   return [img.shape[0], img.shape[1], total]; } }
+               return null; }""")
+
+    def frame_times(self, start: bool = False):
+        """Arrival times (ms, performance.now) of this page's frames since ``start=True``."""
+        if start:
+            self.page.evaluate("""() => { window.__frameTimes = [];
+              for (const d of Bokeh.documents) for (const m of d.all_models)
+                if (m.properties && m.properties.frame && m.properties.ack)
+                  m.properties.frame.change.connect(() => window.__frameTimes.push(performance.now())); }""")
+        return self.page.evaluate("() => [performance.now(), window.__frameTimes]")

@@ -33,7 +33,7 @@ def test_notebook_runs_in_a_kernel_and_matches_the_app_run(tmp_path):
     # the same kernel then shows the workbench inline and streams a run from a cell into its views
     nb.cells.append(nbformat.v4.new_code_cell("wb = circuit.show()\nwb"))
     nb.cells.append(nbformat.v4.new_code_cell(
-        "wb.run_for(0.02).wait()\nprint('shown', wb.sim.t, wb.workbench.dashboard.raster_points, wb.workbench.frames_sent)"))
+        "wb.run_for(0.02).wait()\nprint('shown', wb.t, wb.workbench.dashboard.raster_points, wb.workbench.frames_sent)"))
     start = time.monotonic()
     nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
                             resources={"metadata": {"path": str(ROOT)}}).execute()

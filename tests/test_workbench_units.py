@@ -1,6 +1,7 @@
 """Workbench code without a browser: the canvas adapter, inspector, runner and views."""
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -11,7 +12,8 @@ from workbench.app import Workbench, demo_circuit
 from workbench.blocks import block_types, default_name
 from workbench.editor import CircuitEditor, node_types
 from workbench.runner import Runner
-from workbench.views import HEATMAP_CELLS, RASTER_ROWS, Dashboard, heatmap_matrix
+from workbench.frames import (HEATMAP_CELLS, IMAGE_COLUMNS, IMAGE_ROWS, RASTER_ROWS, WINDOW_MS, FrameBuilder,
+                              heatmap_matrix)
 
 
 def make_editor():
@@ -62,51 +64,150 @@ def test_inspector_refuses_out_of_range_with_params_message_and_reverts():
         wb.close()
 
 
-def test_runner_steps_in_background_pauses_and_reports_divergence():
+def _wait(runner, kind, timeout=60.0):
+    """The next message of ``kind`` from the simulation process (others are dropped)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for msg in runner.poll():
+            if msg[0] == kind:
+                return msg
+            assert msg[0] not in ("error", "crashed") or kind in ("error", "crashed"), msg
+        time.sleep(0.01)
+    raise AssertionError(f"no {kind!r} message within {timeout} s")
+
+
+def _frame(runner, **kw):
+    runner.request_frame(**kw)
+    return _wait(runner, "frame")[1]
+
+
+def test_runner_steps_in_its_own_process_pauses_and_reports_divergence():
     runner = Runner()
     try:
-        runner.load(compile(demo_circuit()))
+        assert runner.process.pid != os.getpid() and runner.process.is_alive()
+        runner.load(demo_circuit().to_json())
+        layout = _wait(runner, "loaded")[1]
+        assert "exc.spikes" in layout["shown"] and "rate" in layout["live"]["input"]
         runner.run()
         time.sleep(0.5)
         runner.pause()
-        t = runner.sim.t
+        t = _frame(runner)["t"]
         assert t > 0
         time.sleep(0.3)
-        assert runner.sim.t == t
+        assert _frame(runner)["t"] == t
         runner.step(7)
         time.sleep(0.3)
-        assert runner.sim.t == t + 7
+        assert _frame(runner)["t"] == t + 7
+        runner.set_param("input", "rate", 5000.0)  # out of bounds: refused with the param's message
+        assert "at most 1000" in _wait(runner, "set")[3]
+        runner.set_param("input", "rate", 30.0)
+        assert _wait(runner, "set")[3] is None
         c = demo_circuit()
         c.block("ee").weight = 1e30  # the largest magnitude a parameter takes; their product overflows
         c.block("exc").R = 1e30
-        runner.load(compile(c))
+        runner.load(c.to_json())
+        _wait(runner, "loaded")
         runner.run()
         deadline = time.monotonic() + 10
-        while runner.error is None and time.monotonic() < deadline:
+        while _frame(runner)["error"] is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert runner.error is not None and not runner.running
-        assert "exc" in str(runner.error) or "ee" in str(runner.error)
+        assert "exc" in runner.error or "ee" in runner.error
     finally:
         runner.close()
 
 
-def test_views_bound_what_a_large_network_sends_per_frame():
-    sim = compile(cuba(10000, stdp_on_ee=True), record=["exc.spikes", "inh.spikes", "ee.weights"])
-    dash = Dashboard(sim, ["exc.spikes", "inh.spikes", "ee.weights"])
-    sim.step(200)
-    import threading
+def test_a_crashed_process_is_reported_and_a_new_one_takes_the_circuit():
+    runner = Runner()
+    try:
+        runner.load(demo_circuit().to_json())
+        _wait(runner, "loaded")
+        first = runner.pid
+        runner.crash(70)
+        assert _wait(runner, "crashed") == ("crashed", 70)
+        runner.restart()
+        assert runner.pid != first and runner.layout is None
+        runner.load(demo_circuit().to_json())
+        assert _wait(runner, "loaded")[1]["shown"]
+        runner.step(20)
+        time.sleep(0.3)
+        assert _frame(runner)["t"] == 20
+    finally:
+        runner.close()
 
-    frame = dash.read(threading.RLock(), final=True)
-    dash.update(frame)
-    raster = dash.views[0]
-    assert max(raster.source.data["y"]) < RASTER_ROWS + 2  # a subset of neurons is drawn...
+
+def test_a_small_raster_sends_thinned_points():
+    sim = compile(cuba(1000))
+    frames = FrameBuilder(sim, ["exc.spikes", "inh.spikes"])
+    assert not frames.image
+    sim.step(2000)
+    got = frames.frame()["raster_points"]
+    assert 0 < len(got["t"]) and set(np.unique(got["population"])) == {0, 1}
+
+
+def test_a_thinned_raster_keeps_every_spike_of_the_neurons_it_draws():
+    sim = compile(cuba(4000), record=["exc.spikes", "inh.spikes"])
+    frames = FrameBuilder(sim, ["exc.spikes", "inh.spikes"])
+    assert not frames.image and frames.rows <= RASTER_ROWS + 2  # a subset of neurons is drawn...
+    sim.step(1500)
+    got = frames.frame()["raster_points"]
     times, neurons = sim.spikes("exc")
-    drawn = neurons % raster.stride["exc.spikes"] == 0
-    got = np.asarray(raster.source.data["neuron"])[np.asarray(raster.source.data["color"]) == raster.color["exc.spikes"]]
-    assert len(got) == drawn.sum() > 0  # ...with every one of its spikes
-    assert np.array_equal(np.bincount(got, minlength=10000), np.bincount(neurons[drawn], minlength=10000))
-    m = heatmap_matrix(sim, "ee.weights")
+    drawn = neurons % frames.stride["exc.spikes"] == 0
+    exc = got["neuron"][got["population"] == 0]
+    assert len(exc) == drawn.sum() > 0  # ...with every one of its spikes
+    assert np.array_equal(np.bincount(exc, minlength=3200), np.bincount(neurons[drawn], minlength=3200))
+
+
+def test_a_large_raster_is_an_image_that_counts_every_spike():
+    sim = compile(cuba(10000, stdp_on_ee=True), record=["exc.spikes", "inh.spikes", "ee.weights"])
+    frames = FrameBuilder(sim, ["exc.spikes", "inh.spikes", "ee.weights"])
+    assert frames.image and frames.layout()["raster"]["image"]
+    sim.step(300)
+    first = frames.frame()
+    sim.step(500)
+    frame = frames.frame(final=True)
+    image = frame["raster_image"]
+    hz = image["image"]
+    assert hz.shape == (IMAGE_ROWS, IMAGE_COLUMNS) and hz.dtype == np.float32
+    # back from Hz to spike counts: every spike of the last 80 ms is in the image, once
+    per_bin_s = WINDOW_MS / IMAGE_COLUMNS * 1e-3
+    counted = (hz * frames.neurons_per_row[:, None] * per_bin_s).sum()
+    spikes = sum(len(sim.recorders[p].events()) for p in ("exc.spikes", "inh.spikes"))
+    assert spikes > 100 and abs(counted - spikes) < 1e-3 * spikes
+    assert image["x"] == (sim.t * sim.dt) - WINDOW_MS  # the window ends now
+    assert len(first["rates"]["t"]) == 3 and len(frame["rates"]["t"]) == 5  # 10 ms bins, completed ones
+    m = frame["heatmaps"]["ee.weights"]
     assert m.shape == (HEATMAP_CELLS, HEATMAP_CELLS) and np.isfinite(m).any()
+
+
+def test_lower_detail_sends_less():
+    sim = compile(cuba(1000))
+    frames = FrameBuilder(sim, ["exc.spikes", "inh.spikes", "exc.v"])
+    sim.step(3000)
+    full = frames.frame(detail=1.0)
+    sim.step(3000)
+    low = frames.frame(detail=0.25)  # fewer neurons drawn, each still with all its spikes
+    assert 0 < len(low["raster_points"]["t"]) < len(full["raster_points"]["t"]) / 2
+    assert set(low["raster_points"]["neuron"] % (4 * frames.stride["exc.spikes"])) == {0}
+    assert len(low["traces"]["exc.v"][0]) < len(full["traces"]["exc.v"][0])
+
+
+def test_a_lower_detail_image_merges_time_bins_and_keeps_every_spike():
+    sim = compile(cuba(10000), record=["exc.spikes", "inh.spikes"])
+    frames = FrameBuilder(sim, ["exc.spikes", "inh.spikes"])
+    sim.step(12_345)  # more than the window: the ring has wrapped
+    full = frames.frame(detail=1.0)["raster_image"]
+    low = frames.frame(detail=0.3)["raster_image"]  # nothing new: the same window, bins merged by 4
+
+    def spikes(img):  # back from Hz to spike counts per cell
+        return img["image"] * frames.neurons_per_row[:, None] * (img["dw"] / img["image"].shape[1]) * 1e-3
+
+    assert full["image"].shape[1] == IMAGE_COLUMNS and low["image"].shape[1] in (IMAGE_COLUMNS // 4, IMAGE_COLUMNS // 4 + 1)
+    skipped = round((low["x"] - full["x"]) / (WINDOW_MS / IMAGE_COLUMNS))
+    assert 0 <= skipped < 4
+    f, lo = spikes(full), spikes(low)
+    assert f.sum() > 1000 and abs(lo.sum() - f[:, skipped:].sum()) < 1e-3 * f.sum()
+    assert np.allclose(lo[:, 0], f[:, skipped:skipped + 4].sum(1), rtol=1e-4, atol=1e-3)
 
 
 def test_matrix_state_heatmap_keeps_rows_and_columns():
@@ -124,23 +225,21 @@ def test_matrix_state_heatmap_keeps_rows_and_columns():
 
 def test_raster_keeps_exactly_the_visible_window_of_the_drawn_neurons():
     """Spikes drawn per neuron within the visible window equal the recorder's, frame after frame."""
-    import threading
-
-    from workbench.views import WINDOW_MS
+    from workbench.views import Dashboard
 
     sim = compile(demo_circuit(), dt=0.1, seed=0)
-    dash = Dashboard(sim, ["exc.spikes", "inh.spikes"])
-    lock = threading.RLock()
+    frames = FrameBuilder(sim, ["exc.spikes", "inh.spikes"])
+    dash = Dashboard(frames.layout())
     for _ in range(30):  # 30 frames of 1000 steps: 3 s, three windows' worth
         sim.step(1000)
-        dash.update(dash.read(lock))
+        dash.update(frames.frame())
     raster = dash.views[0]
     now = sim.t * sim.dt
     data = {k: np.asarray(v) for k, v in raster.source.data.items()}
-    for path, name in [("exc.spikes", "exc"), ("inh.spikes", "inh")]:
+    for k, (path, name) in enumerate([("exc.spikes", "exc"), ("inh.spikes", "inh")]):
         times, neurons = sim.spikes(name)
-        inside = (times >= now - WINDOW_MS) & (neurons % raster.stride[path] == 0)
-        mine = (data["color"] == raster.color[path]) & (data["t"] >= now - WINDOW_MS)
+        inside = (times >= now - WINDOW_MS) & (neurons % frames.stride[path] == 0)
+        mine = (data["color"] == raster.colors[k]) & (data["t"] >= now - WINDOW_MS)
         n = sim.probe_value(path).shape[-1]
         assert inside.sum() > 100
         assert np.array_equal(np.bincount(data["neuron"][mine], minlength=n), np.bincount(neurons[inside], minlength=n))

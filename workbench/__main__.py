@@ -12,11 +12,6 @@ import os
 import secrets
 import sys
 
-import panel as pn
-import torch
-
-from workbench.app import DOCS, app_factory
-
 
 def is_loopback(address: str) -> bool:
     if address == "localhost":
@@ -41,6 +36,13 @@ def main(argv=None) -> None:
         parser.error(f"listening on {args.address} lets other machines in: pass --token TOKEN (or 'random') "
                      "or --basic-auth PASSWORD")
     token = secrets.token_urlsafe(24) if args.token == "random" else args.token
+    # imported here, not at the top: each tab's simulation process (spawn) re-imports the main
+    # module and needs none of the server's packages
+    import panel as pn
+    import torch
+
+    from workbench.app import DOCS, app_factory
+
     torch.set_num_threads(1)  # the simulation thread and the server share a small machine
     host = "127.0.0.1" if args.address in ("0.0.0.0", "::") else args.address
     origins = args.allow_origin or [f"{host}:{args.port}", f"localhost:{args.port}", f"127.0.0.1:{args.port}"]
@@ -48,7 +50,7 @@ def main(argv=None) -> None:
         origins = ["*"]  # any interface: the token or password is what keeps others out
     print(f"Workbench: http://{host}:{args.port}/" + (f"?token={token}" if token else ""), flush=True)
     extra = {"basic_auth": args.basic_auth, "cookie_secret": secrets.token_hex(32)} if args.basic_auth else {}
-    pn.serve({"/": app_factory(token)}, address=args.address, port=args.port, show=False, title="Workbench",
+    pn.serve({"/": app_factory(token)}, address=args.address, port=args.port, show=False, title="Workbench", liveness=True,
              websocket_origin=origins, static_dirs={"docs": str(DOCS)} if DOCS.is_dir() else {}, **extra)
 
 

@@ -1,8 +1,9 @@
 """One browser session of the workbench: palette, canvas, inspector, run controls, live views.
 
-Each session builds its own ``Workbench`` (own circuit, simulator thread, views); closing the
-tab stops its thread. Drawing happens in a periodic callback (the frame tick) that holds the
-document lock; the simulator thread never touches a plot.
+Each session builds its own ``Workbench`` (own circuit, simulation process, views); closing the
+tab stops its process. The process compiles and steps (``runner``); the frame tick, a periodic
+callback on the event loop, only handles its messages and forwards frames to the browser, with
+backpressure: the browser acknowledges painted frames and detail drops while it lags.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import panel_material_ui as pmui
 import param
 
 from components.assets import ASSETS
-from simulations import Circuit, CircuitError, compile
+from simulations import Circuit, CircuitError
 from simulations.export import safe_filename
 
 from . import store
@@ -34,12 +35,15 @@ from .runner import Runner
 from .sweep_panel import SweepPanel
 from .training_panel import TrainingPanel
 from .view_cards import view_card
-from .views import Dashboard, default_shown
+from .frames import default_shown
+from .views import Dashboard
 
 DEMO = ASSETS / "demos" / "stdp_demo.json"
 DT = 0.1  # ms
 FRAME_MS = 50  # 20 frames per second at most
-MAX_LAG_S = 0.4  # skip frames while the oldest unpainted frame is older than this
+MAX_LAG_S = 0.25  # skip frames while the oldest unpainted frame is older than this
+QUICK_PAINT_S = 0.12  # a frame painted this fast raises the detail again; slower than MAX_LAG_S lowers it
+MIN_DETAIL = 0.25
 ACK_GIVE_UP_S = 3.0  # a browser that never acknowledges (hidden tab) gets a frame this often
 STEP_BUTTON_STEPS = 100
 PALETTE_HEIGHT = 360  # px: the palette scrolls, so the inspector stays in view below it
@@ -95,6 +99,9 @@ class Workbench:
         self._last_t = -1
         self._message_at = 0.0
         self.frames_sent = 0
+        self.detail = 1.0  # what a frame carries (0.25..1): drops while the browser lags
+        self._after_load = None  # what to do when the compile answers ("run", ("step", n))
+        self._last_change = ""  # the last live parameter change and the simulated time it applied from
         self.demo = None  # the gallery demo open, if any: it sets dt, compared rows and schedule
         self.demo_panel: DemoPanel | None = None
         self.extra_views: set[str] = set()  # probes the user added to the default views
@@ -132,6 +139,7 @@ class Workbench:
         self._sync_view_choice()
         self._rebuild_views()
         self._history_changed()
+        self._compile()  # ahead of Run, in the simulation process: Run then starts at once
 
     def _guard(self, what: str, fn):
         """Wrap a callback: any exception becomes a message to the user and the circuit is kept."""
@@ -175,8 +183,10 @@ class Workbench:
                                      button_type="primary", button_style="outline")
         self.speed = pn.widgets.Select(options=list(SPEEDS), value="max", width=105, margin=(5, 2),
                                        css_classes=["wb-speed"])
-        self.speed.param.watch(lambda e: setattr(self.runner, "speed", SPEEDS[e.new]), "value")
+        self.speed.param.watch(lambda e: self.runner.set_speed(SPEEDS[e.new]), "value")
         self.status = pn.pane.HTML("", css_classes=["wb-status"], margin=(12, 6), min_width=250)
+        self.progress = pn.indicators.Progress(value=-1, active=True, width=110, height=14, margin=(14, 4),
+                                               visible=False, css_classes=["wb-progress"])
         self.circuit_name = pn.widgets.TextInput(value=self.circuit.name, width=150, margin=(5, 2),
                                                  css_classes=["wb-circuit-name"], placeholder="circuit name")
         self.circuit_name.param.watch(self._guard("Renaming the circuit", self._circuit_renamed), "value")
@@ -221,7 +231,7 @@ class Workbench:
     def _layout(self):
         toolbar = pn.FlexBox(
             pn.pane.HTML("<span class='wb-title'>Workbench</span>", margin=(10, 8)),
-            self.run_button, self.pause_button, self.step_button, self.reset_button, self.speed, self.status,
+            self.run_button, self.pause_button, self.step_button, self.reset_button, self.speed, self.progress, self.status,
             self.new_button, self.undo_button, self.redo_button, self.circuit_name, self.download,
             self.exports.panel, pn.pane.HTML("Open:", margin=(12, 2)), self.upload, self.gallery_button,
             self.help_button, self.link,
@@ -345,7 +355,7 @@ class Workbench:
         self.demo, self.demo_panel = None, None
         self.demo_area.objects = []
         self.editor.set_circuit(Circuit("untitled"), label="New circuit")
-        self._after_load()
+        self._circuit_loaded()
         self.notify("New empty circuit (Undo brings the previous one back).", "info")
 
     def undo(self) -> None:
@@ -376,14 +386,12 @@ class Workbench:
         if isinstance(self.circuit.block(block).param[name], param.Integer):
             self.editor.refresh()  # sizes are shown inside the node
         self._persist()
-        if not self.dirty and self.runner.sim is not None and name in self.runner.sim.node(block).live:
-            try:
-                self.runner.set_param(block, name, value)
-                return
-            except (CircuitError, ValueError) as e:
-                self.notify(str(e), "warning")
+        layout = self.runner.layout
+        if not self.dirty and layout is not None and name in layout["live"].get(block, ()):
+            self.runner.set_param(block, name, value)  # the process answers within a chunk (~10 ms)
+            return
         self.dirty = True
-        if self.runner.sim is not None:
+        if layout is not None:
             self.notify(f"{block}.{name} shapes the circuit: it applies at the next Reset (the run starts over).",
                         "info")
 
@@ -445,14 +453,15 @@ class Workbench:
 
     def load_circuit(self, circuit: Circuit, demo=None, label: str | None = None) -> None:
         """Show ``circuit``; with a label this is an undoable edit (Open), else history restarts."""
-        self.runner.load(None)
+        self.runner.pause()
+        self.runner.layout = None
         self.demo = demo
         self.demo_panel = DemoPanel(demo) if demo is not None else None
         self.demo_area.objects = [self.demo_panel.panel] if demo is not None else []
         self.editor.set_circuit(circuit, label=label)
-        self._after_load()
+        self._circuit_loaded()
 
-    def _after_load(self) -> None:
+    def _circuit_loaded(self) -> None:
         self.dirty = True
         self.extra_views.clear()
         self.hidden_views.clear()
@@ -462,6 +471,7 @@ class Workbench:
         self._persist()
         self._sync_view_choice()
         self._rebuild_views()
+        self._compile()  # ahead of Run (edits later mark it dirty: Run compiles again)
 
     def open_demo(self, demo) -> None:
         """Open a gallery demo: its circuit on the canvas, its teaching text and live metric."""
@@ -496,38 +506,39 @@ class Workbench:
         chosen = set(event.new)
         self.extra_views = chosen - default
         self.hidden_views = default - chosen
-        if self.runner.sim is not None:
-            self._rebuild_views()
+        if self.runner.layout is not None:
+            self._rebuild_views(self.shown_views())
 
     # -- running ---------------------------------------------------------------------------------
-    def _compile(self) -> bool:
-        """Build a fresh simulator from the circuit; False (and a message) if it cannot."""
-        try:
-            if self.demo is not None:
-                try:  # the demo's dt, compared rows and schedule
-                    sim = self.demo.compile(self.circuit)
-                except CircuitError:  # edited beyond what the demo compares: run it plainly
-                    sim = compile(self.circuit, dt=self.demo.dt, seed=0)
-            else:
-                sim = compile(self.circuit, dt=DT, seed=0)
-        except (CircuitError, ValueError) as e:
-            self.notify(f"Cannot run: {e}", "danger")
-            return False
-        self.runner.load(sim)
+    def _compile(self, then=None) -> bool:
+        """Compile the circuit in the simulation process (off the event loop); ``then`` ("run" or
+        ("step", n)) follows once it is compiled. Progress shows beside the status."""
+        dt = self.demo.dt if self.demo is not None else DT
+        self.runner.load(self.circuit.to_json(), self.demo.name if self.demo is not None else None, dt,
+                         self.shown_views())
+        self._after_load = then
         self.dirty = False
         self._shown_error = None
-        self._rebuild_views()
+        self.progress.visible = True
+        self._status()
+        return True
+
+    def compiled(self, then) -> bool:
+        """True when the simulator is compiled from the current circuit; otherwise ``then`` ("run"
+        or ("step", n)) is arranged for when the compile under way (or started now) is done."""
+        if self.runner.compiling and not self.dirty:
+            self._after_load = then
+            return False
+        if self.runner.layout is None or self.dirty:
+            restarted = self.runner.layout is not None
+            self._compile(then)
+            self.notify("The circuit changed, so the run starts over from t = 0." if restarted else "", "info")
+            return False
         return True
 
     def run(self) -> None:
-        if self.runner.sim is None or self.dirty:
-            restarted = self.runner.sim is not None
-            if not self._compile():
-                return
-            if restarted:
-                self.notify("The circuit changed, so the run starts over from t = 0.", "info")
-            else:
-                self.notify("", "info")
+        if not self.compiled("run"):
+            return
         if self.runner.error is not None:
             self.notify(f"{self.runner.error} Press Reset to start again.", "danger")
             return
@@ -535,36 +546,36 @@ class Workbench:
 
     def pause(self) -> None:
         self.runner.pause()
+        self._after_load = None if self._after_load == "run" else self._after_load
         self.tick(final=True)
 
     def step(self) -> None:
-        if (self.runner.sim is None or self.dirty) and not self._compile():
-            return
         self.runner.pause()
-        self.runner.step(STEP_BUTTON_STEPS)
+        if self.compiled(("step", STEP_BUTTON_STEPS)):
+            self.runner.step(STEP_BUTTON_STEPS)
 
     def reset(self) -> None:
-        if self.dirty:
-            self.runner.load(None)
+        if self.dirty or self.runner.layout is None:
             self._compile()
         else:
             self.runner.reset()
-            self._rebuild_views()
         self._shown_error = None
         self.notify("", "info")
 
-    def _rebuild_views(self) -> None:
-        sim = self.runner.sim
-        if sim is None:
+    def _rebuild_views(self, shown=None) -> None:
+        """Views for the compiled layout; a new choice of probes asks the process for a new layout."""
+        layout = self.runner.layout
+        if layout is None:
             self.dashboard, self.connectome = None, None
-            self.views.objects = [pn.pane.Markdown("Press **Run** to compile the circuit and watch it.",
-                                                   styles={"color": "#666"})]
+            self.views.objects = [pn.pane.Markdown("Press **Run** to watch the circuit.", styles={"color": "#666"})]
             return
-        paths = sim.probe_paths()
-        with self.runner.lock:
-            self.dashboard = Dashboard(sim, [p for p in self.shown_views() if p in paths])
-            self.dashboard.last_step = sim.t - 1
-            self.connectome = ConnectomeView(sim)
+        if shown is not None:
+            if list(shown) != layout["shown"]:
+                self.runner.show(shown)  # answered by a new layout (``loaded``)
+            if self.dashboard is not None:
+                return
+        self.dashboard = Dashboard(layout)
+        self.connectome = ConnectomeView(layout)
         d = self.dashboard
         graph = [view_card(self.connectome, "Connectome")] if self.connectome.nodes else []  # no spiking neurons
         cards = {v: view_card(v) for v in d.views}
@@ -574,14 +585,56 @@ class Workbench:
         self.views.objects = [*wide, pn.GridBox(*small, ncols=2, sizing_mode="stretch_width"),
                               pn.GridBox(*side, *graph, ncols=2, sizing_mode="stretch_width")]
 
+    # -- messages from the simulation process --------------------------------------------------------
+    def _handle(self, msg) -> None:
+        kind = msg[0]
+        if kind == "loaded":
+            self.progress.visible = False
+            self._last_change = ""
+            self._rebuild_views()
+            then, self._after_load = self._after_load, None
+            if then == "run":
+                self.runner.run()
+            elif then is not None:
+                self.runner.step(then[1])
+        elif kind == "error":
+            self.progress.visible = False
+            asked, self._after_load = self._after_load, None
+            if self.runner.layout is None:
+                self.dirty = True  # the compile failed: the next Run compiles again (and says why)
+            if asked is not None or self.runner.layout is not None:  # not a compile ahead of Run
+                self.notify(msg[1], "danger")
+        elif kind == "set":
+            _, block, name, problem, _sent_at, t = msg
+            if problem:  # refused by the simulator
+                self.notify(f"{block}.{name}: {problem}", "warning")
+            elif self.runner.layout is not None:  # the status says from when it applies
+                self._last_change = f"{block}.{name} changed at t = {t * self.runner.layout['dt']:.1f} ms"
+        elif kind == "crashed":
+            code, at = msg[1], self.runner.status.get("time", 0.0)
+            self.runner.restart()
+            self.progress.visible = False
+            self.dashboard, self._after_load = None, None
+            self._compile()
+            self.notify(f"The simulation process stopped unexpectedly (exit code {code}) at t = {at:.1f} ms. "
+                        "A new one was started and the circuit recompiled, unchanged: press Run to start "
+                        "again from t = 0.", "danger")
+
     # -- the frame tick --------------------------------------------------------------------------
     def _acked(self, event) -> None:
+        """The browser painted frame ``event.new``: adapt the detail to how long that took."""
+        now = time.monotonic()
         while self._sent and self._sent[0][0] <= event.new:
-            self._sent.popleft()
+            number, sent = self._sent.popleft()
+            if number == event.new:
+                if now - sent > MAX_LAG_S:
+                    self.detail = max(MIN_DETAIL, self.detail * 0.7)
+                elif now - sent < QUICK_PAINT_S:
+                    self.detail = min(1.0, self.detail * 1.15)
 
     def tick(self, final: bool = False) -> None:
-        """Draw what the simulator produced since the last frame (periodic, ~20 Hz); a failure
-        pauses the run and is shown once."""
+        """Handle the process's messages, draw the frame it sent, ask for the next (~20 Hz); a
+        failure pauses the run and is shown once."""
         if self.message_box.visible and time.monotonic() - self._message_at > MESSAGE_SECONDS:
             self.message_box.visible = False
         try:
@@ -592,50 +645,67 @@ class Workbench:
             self.notify(f"Drawing the views failed: {type(e).__name__}: {e}. The run is paused.", "danger")
 
     def _tick(self, final: bool) -> None:
-        runner, d = self.runner, self.dashboard
-        if runner.error is not None and self._shown_error is not runner.error:
+        runner = self.runner
+        for msg in runner.poll():
+            if msg[0] == "frame":
+                self._draw(msg[1])
+            else:
+                self._handle(msg)
+        if runner.error is not None and self._shown_error != runner.error:
             self._shown_error = runner.error
             self.notify(f"{runner.error} Press Reset to start again.", "danger")
             final = True
-        now = time.monotonic()
+        self._status()
+        if runner.layout is None or runner.compiling or (runner.frames_pending and not final):
+            return
         if self._sent and not final:
-            age = now - self._sent[0][1]
+            age = time.monotonic() - self._sent[0][1]
             if age > ACK_GIVE_UP_S:
                 self._sent.clear()
+                self.detail = max(MIN_DETAIL, self.detail * 0.7)
             elif age > MAX_LAG_S:
                 return  # the browser is behind: skip this frame, the next one carries the data
-        sim = runner.sim
-        if d is None or sim is None or d.sim is not sim:
-            self._status()
+        runner.request_frame(self.detail, final)
+
+    def _draw(self, frame: dict) -> None:
+        d = self.dashboard
+        if d is None or frame.get("generation") != d.generation:
+            return  # a frame of a layout that was replaced
+        if frame["t"] == self._last_t and not frame.get("reset") and not frame.get("heatmaps") \
+                and not frame.get("live"):
             return
-        if sim.t == self._last_t and not final:
-            self._status()
-            return
-        frame = d.read(runner.lock, final=final)
-        self._last_t = frame.t
+        self._last_t = frame["t"]
+        now = time.monotonic()
         with pn.io.hold():
             d.update(frame)
             if self.connectome is not None:
                 self.connectome.update(frame)
             if self.demo_panel is not None:
-                self.demo_panel.update(sim, runner.lock, final)
+                self.demo_panel.update(frame)
             self._frame += 1
             self._sent.append((self._frame, now))
-            self.link.frame = self._frame
-            self._status()
+            self.link.param.update(stamp=frame.get("stamp", 0.0), frame=self._frame)
         self.frames_sent += 1
 
     def _status(self) -> None:
-        sim = self.runner.sim
-        if sim is None:
+        runner, s = self.runner, self.runner.status
+        if runner.compiling:
+            stage, _fraction, seconds = runner.progress or ("starting", 0, 0)
+            text = f"compiling: {stage} ({seconds:.1f} s)"
+        elif runner.layout is None:
             text = "not compiled"
         else:
-            state = "diverged" if self.runner.error else ("running" if self.runner.running else "paused")
-            text = f"{state} · t = {sim.time:.1f} ms · {self.runner.steps_per_second:,.0f} steps/s"
+            state = "diverged" if runner.error else ("running" if runner.running else "paused")
+            text = f"{state} · t = {s['time']:.1f} ms · {s['steps_per_second']:,.0f} steps/s"
+            if self.detail < 1.0:
+                text += f" · detail {self.detail:.0%}"
             if self.dirty:
                 text += " · edited: Reset applies"
-        if self.status.object != text:
-            self.status.object = text
+            elif self._last_change:
+                text += f" · {self._last_change}"
+        html = f"<span title='simulation process {runner.pid}' data-pid='{runner.pid}'>{text}</span>"
+        if self.status.object != html:
+            self.status.object = html
 
     def close(self) -> None:
         self.runner.close()

@@ -31,6 +31,7 @@ SHORTCUTS = {  # command -> keys, as shown in the help panel
 class BrowserLink(JSComponent):
     frame = param.Integer(default=0, doc="number of the last frame the server sent")
     ack = param.Integer(default=0, doc="number of the last frame the browser painted")
+    stamp = param.Number(default=0.0, doc="wall-clock time (s) the simulation process built the frame")
     browser_id = param.String(default="", doc="this browser's id (cookie), set by the browser")
     tab_id = param.String(default="", doc="this tab's id (sessionStorage), set by the browser")
 
@@ -77,9 +78,14 @@ class BrowserLink(JSComponent):
       if (!tab) { tab = fresh(); sessionStorage.setItem("%s", tab); }
       model.browser_id = id;
       model.tab_id = tab;
+      window.__wbLags = [];  // seconds from a frame's data to its paint (benchmarks read it)
       model.on("frame", () => {
-        const f = model.frame;
-        requestAnimationFrame(() => setTimeout(() => { model.ack = f; }, 0));
+        const f = model.frame, stamp = model.stamp;
+        requestAnimationFrame(() => setTimeout(() => {
+          model.ack = f;
+          window.__wbLags.push(Date.now() / 1000 - stamp);
+          if (window.__wbLags.length > 5000) window.__wbLags.splice(0, 1000);
+        }, 0));
       });
       model.on("msg:custom", (msg) => {
         if (msg.offer !== undefined) { offer(model, msg.offer); return; }

@@ -11,12 +11,9 @@ import panel as pn
 from bokeh.models import ColumnDataSource, Range1d
 from bokeh.palettes import Category10_10
 
-from simulations import Simulator
-
 from .demos import Demo, demos
 from .views import _figure
 
-LIVE_EVERY = 4  # frames between samples of the live metric
 LIVE_POINTS = 2000
 
 
@@ -53,7 +50,7 @@ class DemoPanel:
     """Teaching text and the demo's live metric, beside the views while the demo is open."""
 
     def __init__(self, demo: Demo):
-        self.demo, self.frames, self.sim, self.last_t = demo, 0, None, -1
+        self.demo = demo
         self.source = ColumnDataSource(dict(t=[]), name=f"wb-demo-live-{demo.name}")
         # one plot per metric: metrics in different units never share an axis
         self.figs = [_figure(metric if len(demo.metrics) > 1 else (demo.live_title or metric),
@@ -92,20 +89,15 @@ class DemoPanel:
         return {self._label(metric, row): float(v) for metric, per_row in values.items()
                 for row, v in enumerate(per_row)}
 
-    def update(self, sim: Simulator | None, lock, final: bool = False) -> None:
-        """Sample the live metric (under the runner's lock) and stream it."""
-        self.frames += 1
-        if sim is None or self.demo.live is None or (self.frames % LIVE_EVERY and not final):
+    def update(self, frame: dict) -> None:
+        """Stream the live metric the simulation process sampled (every few frames)."""
+        if frame.get("reset"):
+            self.source.data = {k: [] for k in self.source.data}
+        got = frame.get("live")
+        if got is None or self.demo.live is None:
             return
-        with lock:
-            if sim is self.sim and sim.t == self.last_t:
-                return
-            if sim is not self.sim or sim.t < self.last_t:  # a new compile or a reset
-                self.sim = sim
-                self.source.data = {k: [] for k in self.source.data}
-            self.last_t = sim.t
-            values = self._columns(self.demo.live(sim))
-            t = sim.time
+        t, per_metric = got
+        values = self._columns(per_metric)
         row = {"t": [t]}
         for label, key in self.lines.items():
             row[key] = [values.get(label, np.nan)]

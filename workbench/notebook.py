@@ -2,10 +2,10 @@
 
 ``circuit.show()`` (or ``show(circuit)``) displays a ``NotebookWorkbench``. Edits on its canvas
 edit that same ``circuit`` object, so the next cell sees them. ``wb.run()`` / ``wb.run_for(s)``
-start the simulator thread and return at once: the views stream while the kernel is idle
-(a frame tick on the kernel's event loop, as in the served app). A cell that blocks the kernel
-delays the drawing, not the simulation. Without a display, use ``wb.sim`` (or plain
-``compile``) and ``simulations.export.spikes_frame`` / ``to_dataframes`` for the data.
+start the simulation (in its own process, as in the served app) and return at once: the views
+stream while the kernel is idle (a frame tick on the kernel's event loop). A cell that blocks
+the kernel delays the drawing, not the simulation. For the data, compile the circuit in the
+kernel (``simulations.compile``) and use ``simulations.export.spikes_frame`` / ``to_dataframes``.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import panel as pn
 
 from simulations import Circuit
 
-from .app import FRAME_MS, Workbench
+from .app import DT, FRAME_MS, Workbench
 
 _extension_loaded = False
 
@@ -49,13 +49,13 @@ class NotebookWorkbench:
         return self.workbench.circuit
 
     @property
-    def sim(self):
-        """The compiled simulator (None before the first run)."""
-        return self.workbench.runner.sim
+    def t(self) -> int:
+        """Steps simulated so far (as of the last frame)."""
+        return self.workbench.runner.status["t"]
 
     @property
     def running(self) -> bool:
-        return self.workbench.runner.running or self.workbench.runner._pending_steps > 0
+        return self.workbench.runner.busy
 
     def run(self) -> "NotebookWorkbench":
         """Start (or resume) the run in the background, like the Run button."""
@@ -65,10 +65,11 @@ class NotebookWorkbench:
     def run_for(self, seconds: float) -> "NotebookWorkbench":
         """Simulate ``seconds`` of biological time in the background, then pause."""
         wb = self.workbench
-        if (wb.runner.sim is None or wb.dirty) and not wb._compile():
-            raise RuntimeError(wb.message.object)
+        dt = wb.demo.dt if wb.demo is not None else DT
         wb.runner.pause()
-        wb.runner.step(int(round(seconds * 1000.0 / wb.runner.sim.dt)))
+        steps = int(round(seconds * 1000.0 / dt))
+        if wb.compiled(("step", steps)):
+            wb.runner.step(steps)
         return self
 
     def pause(self) -> "NotebookWorkbench":
@@ -81,14 +82,23 @@ class NotebookWorkbench:
 
     def wait(self, timeout: float = 600.0) -> "NotebookWorkbench":
         """Block until a ``run_for`` has finished, then draw the last frame."""
-        deadline = time.monotonic() + timeout
-        while self.workbench.runner._pending_steps > 0 and time.monotonic() < deadline:
+        wb, deadline = self.workbench, time.monotonic() + timeout
+        while (wb.runner.busy or wb._after_load) and time.monotonic() < deadline:
+            wb._sent.clear()  # the kernel is busy here: nothing can acknowledge frames
+            wb.tick()
             time.sleep(0.02)
-        self.workbench.tick(final=True)
+        if wb.message.visible and wb.message.alert_type == "danger":
+            raise RuntimeError(wb.message.object)
+        for _ in range(2):  # the last frame, drawn
+            wb.tick(final=True)
+            deadline = time.monotonic() + 5
+            while wb.runner.frames_pending and time.monotonic() < deadline:
+                time.sleep(0.01)
+        wb.tick()
         return self
 
     def close(self) -> None:
-        """Stop the frame tick and the simulator thread."""
+        """Stop the frame tick and the simulation process."""
         self._callback.stop()
         self.workbench.close()
 
@@ -99,8 +109,8 @@ class NotebookWorkbench:
         return self.workbench.layout._repr_mimebundle_(include, exclude)
 
     def __repr__(self):
-        sim = self.sim
-        state = "not compiled" if sim is None else f"t = {sim.time:.1f} ms"
+        runner = self.workbench.runner
+        state = "not compiled" if runner.layout is None else f"t = {runner.status['time']:.1f} ms"
         return f"NotebookWorkbench({self.circuit!r}, {state})"
 
 

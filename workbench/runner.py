@@ -1,128 +1,181 @@
-"""The run loop: a Simulator stepped in a background thread, decoupled from drawing.
+"""One session's simulation process, seen from the server.
 
-The UI thread never steps the simulator; it sends commands (run, pause, step, speed, live
-parameter changes) and reads the recorders under ``lock`` once per frame. The thread steps in
-short chunks (~10 ms of work) so a command or a frame read never waits long, and a diverging
-run pauses itself and keeps the error for the UI to show.
+The simulator lives in its own process (``sim_process``, started with spawn), so compiling
+and stepping never hold the server's interpreter: drawing cannot slow the simulation and a
+long compile in one tab cannot freeze another tab. Commands go down a pipe (they never wait
+for an answer); a reader thread puts every answer on ``messages``, which the session drains
+on its event loop (``poll``). If the process dies, ``("crashed", exitcode)`` is queued and
+``restart`` starts a fresh one (the circuit lives in the server, so nothing is lost).
 """
 from __future__ import annotations
 
+import multiprocessing
+import queue
 import threading
 import time
 
-import torch
+from .sim_process import serve
 
-from simulations import DivergenceError, Simulator
+_SPAWN = multiprocessing.get_context("spawn")
+_spare: list = []  # one process started ahead, so a new tab need not wait for Python and torch to load
+_spare_lock = threading.Lock()
 
-CHUNK_SECONDS = 0.01  # target wall time of one locked stepping chunk
+
+def _spawn():
+    here, there = _SPAWN.Pipe()
+    process = _SPAWN.Process(target=serve, args=(there,), daemon=True, name="workbench-simulation")
+    process.start()
+    there.close()
+    return process, here
+
+
+def _take_process():
+    """A started simulation process (the spare if one is ready), and a new spare behind it."""
+    with _spare_lock:
+        ready = [(p, c) for p, c in _spare if p.is_alive()]
+        _spare.clear()
+        process, conn = ready.pop(0) if ready else _spawn()
+        for p, c in ready:
+            c.close()
+            p.kill()
+        _spare.append(_spawn())
+    return process, conn
 
 
 class Runner:
-    """Owns one session's simulator and the thread that steps it."""
-
     def __init__(self):
-        self.sim: Simulator | None = None
-        self.lock = threading.RLock()
-        self.error: DivergenceError | None = None
-        self.speed: float | None = None  # simulated ms per wall second; None = as fast as possible
-        self.steps_per_second = 0.0  # measured while running
-        self._running = threading.Event()
-        self._wake = threading.Event()
+        self.messages: queue.SimpleQueue = queue.SimpleQueue()
         self._closed = False
-        self._pending_steps = 0
-        self._chunk = 10
-        self._thread = threading.Thread(target=self._loop, name="workbench-sim", daemon=True)
-        self._thread.start()
+        self._start()
 
-    # -- commands (UI thread) --------------------------------------------------------------------
+    def _start(self) -> None:
+        self.layout: dict | None = None  # what the compiled simulator shows (None: not compiled)
+        self.status: dict = dict(running=False, pending=0, t=0, time=0.0, steps_per_second=0.0,
+                                 error=None, seen=0, generation=0)
+        self.compiling = False
+        self.progress: tuple[str, float, float] | None = None  # stage, fraction, seconds
+        self.frames_pending = 0
+        self.sent = 0  # commands sent other than frame requests (the process reports how many it handled)
+        self.process, here = _take_process()
+        self._conn = here
+        threading.Thread(target=self._read, args=(here, self.process), daemon=True,
+                         name="workbench-simulation-reader").start()
+
+    def _read(self, conn, process) -> None:
+        while True:
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
+                process.join(timeout=2)
+                if not self._closed and process is self.process:
+                    self.messages.put(("crashed", process.exitcode))
+                return
+            self.messages.put(msg)
+
+    def _send(self, *msg) -> None:
+        try:
+            self._conn.send(msg)
+            self.sent += msg[0] != "frame"
+        except (OSError, ValueError):  # the process died: the reader reports it
+            pass
+
+    # -- state ---------------------------------------------------------------------------------------
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
     @property
     def running(self) -> bool:
-        return self._running.is_set()
+        return bool(self.status["running"])
 
-    def load(self, sim: Simulator | None) -> None:
-        """Replace the simulator (after a compile); the run is paused."""
-        self.pause()
-        with self.lock:
-            self.sim, self.error, self.steps_per_second = sim, None, 0.0
+    @property
+    def busy(self) -> bool:
+        """Running, compiling or stepping, or a command not yet answered."""
+        s = self.status
+        return self.compiling or s["running"] or s["pending"] > 0 or s["seen"] < self.sent
+
+    @property
+    def error(self) -> str | None:
+        return self.status["error"]
+
+    def poll(self) -> list[tuple]:
+        """Messages from the process since the last call; keeps ``layout``, ``status`` and
+        ``progress`` up to date (call on the session's event loop)."""
+        out = []
+        while True:
+            try:
+                msg = self.messages.get_nowait()
+            except queue.Empty:
+                return out
+            kind = msg[0]
+            if kind == "progress":
+                self.progress = msg[1:]
+            elif kind == "loaded":
+                self.layout, self.compiling, self.progress = msg[1], False, None
+            elif kind == "error":
+                self.compiling, self.progress = False, None
+            elif kind == "frame":
+                self.frames_pending = max(0, self.frames_pending - 1)
+                self.status = {k: msg[1][k] for k in self.status}
+            out.append(msg)
+
+    # -- commands ------------------------------------------------------------------------------------
+    def load(self, circuit_json: str, demo: str | None = None, dt: float = 0.1, shown=None) -> None:
+        """Compile in the process (progress messages follow, then ``loaded`` or ``error``)."""
+        self.layout, self.compiling, self.progress = None, True, ("starting", 0.0, 0.0)
+        self._send("load", circuit_json, demo, dt, shown)
+
+    def show(self, shown: list[str]) -> None:
+        self._send("show", list(shown))
 
     def run(self) -> None:
-        if self.sim is not None and self.error is None:
-            self._running.set()
-            self._wake.set()
+        self.status["running"] = True  # until the next frame says otherwise
+        self._send("run")
 
     def pause(self) -> None:
-        self._running.clear()
-        with self.lock:  # returns once the current chunk is done: nothing steps after pause()
-            self._pending_steps = 0
+        self.status["running"] = False
+        self._send("pause")
 
     def step(self, n: int) -> None:
-        """Advance exactly n steps in the background (while paused)."""
-        if self.sim is not None and self.error is None:
-            with self.lock:
-                self._pending_steps += int(n)
-            self._wake.set()
+        self._send("step", int(n))
 
     def reset(self) -> None:
-        self.pause()
-        with self.lock:
-            if self.sim is not None:
-                self.sim.reset()
-            self.error = None
+        self.status.update(running=False, error=None)
+        self._send("reset")
+
+    def set_speed(self, speed: float | None) -> None:
+        self._send("speed", speed)
 
     def set_param(self, block: str, name: str, value) -> None:
-        """Change a live parameter between two chunks (within ~10 ms)."""
-        with self.lock:
-            if self.sim is not None:
-                self.sim.set_param(block, name, value)
+        """Applied between two stepping chunks; ``("set", ..., error, sent_at, t)`` answers."""
+        self._send("set", block, name, value, time.monotonic())
+
+    def request_frame(self, detail: float = 1.0, final: bool = False) -> None:
+        self.frames_pending += 1
+        self._send("frame", float(detail), bool(final))
+
+    def crash(self, exitcode: int = 70) -> None:
+        """Make the process exit abruptly, as a native fault would (for tests)."""
+        self._send("crash", exitcode)
+
+    def restart(self) -> None:
+        """A fresh process after a crash (nothing compiled yet)."""
+        old = self.process
+        self._start()
+        if old.is_alive():
+            old.kill()
 
     def close(self) -> None:
-        """Stop the thread (session closed)."""
+        """Stop the process (session closed) without waiting on the event loop."""
         self._closed = True
-        self._running.clear()
-        self._wake.set()
-        self._thread.join(timeout=2)
+        self._send("close")
+        process, conn = self.process, self._conn
 
-    # -- the thread ------------------------------------------------------------------------------
-    def _loop(self) -> None:
-        torch.set_num_threads(1)
-        window_start, window_steps = time.perf_counter(), 0
-        while not self._closed:
-            if not (self._running.is_set() or self._pending_steps):
-                self.steps_per_second = 0.0
-                self._wake.wait(0.2)
-                self._wake.clear()
-                window_start, window_steps = time.perf_counter(), 0
-                continue
-            started = time.perf_counter()
-            with self.lock:
-                if not (self._running.is_set() or self._pending_steps):
-                    continue  # paused while this thread waited for the lock: step nothing
-                sim = self.sim
-                if sim is None or self.error is not None:
-                    self._running.clear()
-                    self._pending_steps = 0
-                    continue
-                n = self._chunk if not self._pending_steps else min(self._chunk, self._pending_steps)
-                try:
-                    sim.step(n)
-                except DivergenceError as e:
-                    self.error = e
-                    self._running.clear()
-                    self._pending_steps = 0
-                    continue
-                if self._pending_steps:
-                    self._pending_steps -= n
-            took = time.perf_counter() - started
-            # adapt the chunk so one locked chunk takes about CHUNK_SECONDS
-            self._chunk = max(1, min(2000, int(n * CHUNK_SECONDS / max(took, 1e-6))))
-            window_steps += n
-            elapsed = time.perf_counter() - window_start
-            if elapsed > 0.5:
-                self.steps_per_second = window_steps / elapsed
-                window_start, window_steps = time.perf_counter(), 0
-            if self.speed is not None and sim is not None:
-                wanted = n * sim.dt / self.speed  # wall seconds these n steps should take
-                if wanted > took:
-                    time.sleep(wanted - took)
-            else:
-                time.sleep(0)  # let the UI thread take the GIL between chunks
+        def stop():
+            process.join(timeout=3)  # it leaves between two chunks, or is killed mid-compile
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=3)
+            conn.close()
+
+        threading.Thread(target=stop, daemon=True).start()

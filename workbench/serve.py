@@ -17,7 +17,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int | None = None, timeout: float = 60.0, args=(), env=None) -> tuple[subprocess.Popen, str]:
+def start_server(port: int | None = None, timeout: float = 120.0, args=(), env=None) -> tuple[subprocess.Popen, str]:
     """``python app.py --port N [args]`` as a child process; returns it and its URL once it answers."""
     port = port or free_port()
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), *args], cwd=ROOT,
@@ -28,8 +28,8 @@ def start_server(port: int | None = None, timeout: float = 60.0, args=(), env=No
         if proc.poll() is not None:
             raise RuntimeError(f"the workbench server exited: {proc.stdout.read()}")
         try:
-            urllib.request.urlopen(url, timeout=5).read()
-            return proc, url
+            urllib.request.urlopen(url + "liveness", timeout=5).read()  # no session (and no
+            return proc, url  # simulation process) is made per try, however slow the machine
         except OSError:
             time.sleep(0.3)
     proc.kill()
