@@ -29,8 +29,8 @@ class Page:
         self.open()
 
     def open(self):
-        self.page.goto(self.url)
-        self.page.wait_for_selector(".react-flow__node", timeout=30000)
+        self.page.goto(self.url, timeout=90000)  # a loaded 2-core machine starts Chromium and a simulation process
+        self.page.wait_for_selector(".react-flow__node", timeout=90000)
 
     def close(self):
         if self.own_context:

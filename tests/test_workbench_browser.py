@@ -38,7 +38,7 @@ def test_add_block_by_click_and_by_drag_then_wire(page):
     page.wait_for(lambda: "projection1" in page.nodes(), what="projection1 on the canvas")
     pane = page.page.locator(".react-flow__pane")
     palette_item(has=page.page.get_by_text("PoissonInput", exact=True)).first.drag_to(
-        pane, target_position={"x": 150, "y": 330})
+        pane, target_position={"x": 150, "y": 200})
     page.wait_for(lambda: "poisson1" in page.nodes(), what="poisson1 dropped on the canvas")
     page.page.locator(".react-flow__controls-fitview").click()
     time.sleep(0.5)

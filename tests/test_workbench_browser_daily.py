@@ -196,7 +196,7 @@ def test_views_have_a_toolbar_csv_download_resize_and_collapse(page):
     tools = page.page.evaluate("""() => { for (const d of Bokeh.documents) {
         const r = [...d.all_models].find((m) => m.name === "wb-raster");
         if (!r) continue;
-        const fig = [...d.all_models].find((m) => m.renderers && m.renderers.some((g) => g.data_source === r));
+        const fig = [...d.all_models].find((m) => Array.isArray(m.renderers) && m.renderers.some((g) => g.data_source === r));
         return fig.toolbar.tools.map((t) => t.type); } return null; }""")
     for tool in ["PanTool", "WheelZoomTool", "BoxZoomTool", "ResetTool", "SaveTool", "HoverTool"]:
         assert tool in tools, tools
@@ -215,6 +215,7 @@ def test_views_have_a_toolbar_csv_download_resize_and_collapse(page):
 
 
 def test_uniform_heatmap_colour_bar_is_readable():
+    from workbench.frames import FrameBuilder
     from workbench.views import HeatmapView
 
     c = Circuit()
@@ -224,7 +225,7 @@ def test_uniform_heatmap_colour_bar_is_readable():
     c.connect("a.spikes", "w.spikes")
     c.connect("w.current", "b.current")
     sim = compile(c)
-    view = HeatmapView(sim, "w.weights", "weights")
+    view = HeatmapView(FrameBuilder(sim, ["w.weights"]).layout(), "w.weights")
     assert view.mapper.low < 20.0 < view.mapper.high and view.mapper.high - view.mapper.low >= 1.0
 
 

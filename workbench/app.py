@@ -247,7 +247,7 @@ class Workbench:
                     css_classes=["wb-history-card"]),
             width=290, css_classes=["wb-sidebar"])
         canvas = pn.Column(self.editor.flow, sizing_mode="stretch_width", css_classes=["wb-canvas"],
-                           styles={"height": "max(320px, calc(100vh - 330px))"})
+                           styles={"height": "max(320px, calc(100vh - 330px))", "flex": "0 0 auto"})
         main = pn.Column(canvas, self.probe_choice, self.demo_area, self.views, self.training.panel,
                          sizing_mode="stretch_width")
         return pn.Column(pn.pane.HTML(f"<style>{CSS}</style>", width=0, height=0, margin=0), toolbar,
@@ -539,6 +539,8 @@ class Workbench:
     def run(self) -> None:
         if not self.compiled("run"):
             return
+        if self.dashboard is None:
+            self._rebuild_views()
         if self.runner.error is not None:
             self.notify(f"{self.runner.error} Press Reset to start again.", "danger")
             return
@@ -552,6 +554,8 @@ class Workbench:
     def step(self) -> None:
         self.runner.pause()
         if self.compiled(("step", STEP_BUTTON_STEPS)):
+            if self.dashboard is None:
+                self._rebuild_views()
             self.runner.step(STEP_BUTTON_STEPS)
 
     def reset(self) -> None:
@@ -591,8 +595,9 @@ class Workbench:
         if kind == "loaded":
             self.progress.visible = False
             self._last_change = ""
-            self._rebuild_views()
             then, self._after_load = self._after_load, None
+            if then is not None or self.dashboard is not None:
+                self._rebuild_views()  # a compile ahead of Run keeps "Press Run": the page may still be rendering
             if then == "run":
                 self.runner.run()
             elif then is not None:

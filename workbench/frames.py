@@ -186,6 +186,9 @@ class FrameBuilder:
         for p in self.rasters:  # a large live raster keeps a short history: frames read it incrementally
             if self.image and isinstance(sim.recorders[p], SpikeRecorder):
                 sim.record(p, SpikeRecorder(capacity=LIVE_SPIKE_CAPACITY))
+        for p in self.shown:  # frames read the recorders as they go: a rolling buffer is what live views want
+            if p in sim.recorders:
+                sim.recorders[p].warned = True
         self.traces = [p for p in self.shown if paths[p] in ("trace", "scalar")
                        and isinstance(sim.recorders.get(p), SampleRecorder)]
         self.heatmaps = [p for p in self.shown if paths[p] in ("heatmap", "graph")]
@@ -291,12 +294,12 @@ class FrameBuilder:
         return out
 
     def _points(self, events, detail) -> dict:
-        """Every spike of the drawn neurons (thinning picks every k-th neuron, never spikes)."""
+        """Every spike of the drawn neurons (thinning picks every k-th neuron, never spikes; the
+        same neurons at every detail level, so the visible window stays exact)."""
         ts, ys, cs, ns = [], [], [], []
-        fewer = 1 if detail >= 0.75 else 2 if detail >= 0.4 else 4  # lower detail: fewer neurons drawn
         for k, p in enumerate(self.rasters):
             ev = events[p]
-            ev = ev[ev[:, 2] % (self.stride[p] * fewer) == 0]
+            ev = ev[ev[:, 2] % self.stride[p] == 0]
             ts.append(ev[:, 0] * self.sim.dt)
             ys.append(self.offset[p] + ev[:, 2] // self.stride[p])
             cs.append(np.full(len(ev), k, dtype=np.int8))
