@@ -551,12 +551,12 @@ class Workbench:
         self._after_load = None if self._after_load == "run" else self._after_load
         self.tick(final=True)
 
-    def step(self) -> None:
+    def step(self, steps: int = STEP_BUTTON_STEPS) -> None:
         self.runner.pause()
-        if self.compiled(("step", STEP_BUTTON_STEPS)):
+        if self.compiled(("step", steps)):
             if self.dashboard is None:
                 self._rebuild_views()
-            self.runner.step(STEP_BUTTON_STEPS)
+            self.runner.step(steps)
 
     def reset(self) -> None:
         if self.dirty or self.runner.layout is None:

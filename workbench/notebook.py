@@ -66,10 +66,7 @@ class NotebookWorkbench:
         """Simulate ``seconds`` of biological time in the background, then pause."""
         wb = self.workbench
         dt = wb.demo.dt if wb.demo is not None else DT
-        wb.runner.pause()
-        steps = int(round(seconds * 1000.0 / dt))
-        if wb.compiled(("step", steps)):
-            wb.runner.step(steps)
+        wb.step(int(round(seconds * 1000.0 / dt)))
         return self
 
     def pause(self) -> "NotebookWorkbench":
