@@ -96,9 +96,21 @@ def private_cache_dir() -> Path:
     return folder
 
 
+@lru_cache(maxsize=None)
+def cpu_fingerprint() -> str:
+    """What ``-march=native`` compiles for: the CPU's model and feature flags (not the host's
+    name), so hosts with the same CPU share a cached kernel and a different CPU builds its own."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        wanted = [line for line in lines if line.split(":")[0].strip() in ("model name", "flags", "Features")]
+        return hashlib.sha256("\n".join(sorted(set(wanted))).encode()).hexdigest()[:16]
+    except OSError:
+        return platform.node()  # no cpuinfo: one build per host
+
+
 def build_key() -> str:
     """Hash of the C source, the flags and the machine: the library's name in the cache."""
-    text = SOURCE.read_bytes() + " ".join(FLAGS + [platform.machine(), platform.node()]).encode()
+    text = SOURCE.read_bytes() + " ".join(FLAGS + [platform.machine(), cpu_fingerprint()]).encode()
     return hashlib.sha256(text).hexdigest()[:32]
 
 
@@ -211,7 +223,7 @@ def generated(source: str, symbol: str):
     like native.c, and return its function ``symbol``; None (after a one-line notice) where it
     cannot be built. The source holds only validated names and re-printed numbers."""
     flags = FLAGS + ["-fno-thread-jumps"]  # jump threading leaves the refractory selects as branches: no SIMD
-    key = hashlib.sha256(source.encode() + " ".join(flags + [platform.machine(), platform.node()]).encode())
+    key = hashlib.sha256(source.encode() + " ".join(flags + [platform.machine(), cpu_fingerprint()]).encode())
     try:
         lib = _load(f"model_{key.hexdigest()[:32]}.so", source.encode(), flags)
         fn = getattr(lib, symbol)
