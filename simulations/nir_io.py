@@ -351,7 +351,11 @@ READ_TIMEOUT_S = 30.0
 
 def _rewrite(source: str, clean: str) -> None:
     """In a child process: parse a file and write the graph again (or the error) for the parent."""
+    import faulthandler
+
     import nir
+
+    faulthandler.disable()  # a crash here is expected and reported by the parent, not dumped
 
     try:
         nir.write(clean, nir.read(source))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -20,13 +21,17 @@ def free_port() -> int:
 def start_server(port: int | None = None, timeout: float = 120.0, args=(), env=None) -> tuple[subprocess.Popen, str]:
     """``python app.py --port N [args]`` as a child process; returns it and its URL once it answers."""
     port = port or free_port()
+    # the server's output goes to a file: an undrained pipe fills up and then blocks the server
+    log = tempfile.TemporaryFile("w+")
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+                            stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
+    proc.log = log
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"the workbench server exited: {proc.stdout.read()}")
+            log.seek(0)
+            raise RuntimeError(f"the workbench server exited: {log.read()[-4000:]}")
         try:
             urllib.request.urlopen(url + "liveness", timeout=5).read()  # no session (and no
             return proc, url  # simulation process) is made per try, however slow the machine
