@@ -6,7 +6,7 @@ import math
 import param
 import torch
 
-from .base import Block, Port, Probe, exp_decay
+from .base import Block, Port, Probe
 
 PARAM_NAMES = ("w_s", "log_tau_m", "W1", "b1", "W2", "Wy", "by")
 

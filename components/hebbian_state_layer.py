@@ -2,7 +2,6 @@
 synaptic state over sparse positive neuron activations."""
 from __future__ import annotations
 
-import math
 
 import param
 import torch

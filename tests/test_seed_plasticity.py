@@ -2,7 +2,6 @@
 component), PruneRegrow (exactly constant sparsity), GainControl (adapter responses fall, others
 keep their rank), OrthogonalProjection (HLOP: little forgetting with projection, much without),
 SynapticDampening (forget class drops, the rest stay)."""
-import math
 
 import numpy as np
 import param

@@ -1,7 +1,6 @@
 """Demo: a liquid state machine on digits whose STDP is steered by an astrocyte (NALSM)."""
 from __future__ import annotations
 
-import numpy as np
 
 from simulations import Circuit
 
