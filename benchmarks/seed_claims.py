@@ -75,7 +75,11 @@ def ssd():
 
 
 def titans():
-    from test_seed_memory import over_seeds
+    from test_seed_memory import over_seeds, titans_recall
+
+    runs = np.array([titans_recall(seed) for seed in SEEDS])
+    show("Titans held-out recall accuracy (12 items, chance 0.083)", trained_projections=runs[:, 0],
+         learning_off=runs[:, 1], random_tied_WQ_WK_tuned=runs[:, 2], random_separate_WQ=runs[:, 3])
 
     for params in ({}, {"eta": 0.0}, {"depth": 2, "theta": 0.25, "hidden": 256}):
         treated, control = over_seeds(**params), over_seeds(theta=0.0)

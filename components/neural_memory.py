@@ -1,22 +1,64 @@
-"""NeuralMemory: the Titans long-term memory, an MLP learned at test time by surprise."""
+"""NeuralMemory: the Titans long-term memory, an MLP learned at test time by surprise, read and
+written through projections W_K, W_V, W_Q that an outer loop trains (``fit``)."""
 import param
 import torch
 import torch.nn.functional as F
 
 from .base import Block, Port, Probe
 
+PROJECTIONS = ("W_K", "W_V", "W_Q")
+
+
+def memory_read(mem, q):
+    """M(q) for (batch, d) inputs, with the hidden pre-activation of a depth-2 memory (else None)."""
+    if "M2" not in mem:
+        return torch.einsum("bij,bj->bi", mem["M"], q), None
+    hid = torch.einsum("bij,bj->bi", mem["M"], q)
+    return torch.einsum("bij,bj->bi", mem["M2"], F.relu(hid)), hid
+
+
+def memory_write(mem, surprise, k, v, theta, eta, alpha):
+    """One test-time step of the inner loop: loss ``l = ||M(k) - v||^2``, momentary surprise
+    ``grad l`` (written out by hand, so the outer loop can differentiate through it), surprise
+    with momentum ``S <- eta S - theta grad l`` and forgetting ``M <- (1 - alpha) M + S``.
+    ``theta``, ``eta``, ``alpha``: (batch, 1) or scalars. Returns the new memory, the new
+    surprise, the loss and the norm of the momentary surprise, each per batch row."""
+    out, hid = memory_read(mem, k)
+    err = 2.0 * (out - v)  # d l / d M(k)
+    if hid is None:
+        grads = {"M": err[:, :, None] * k[:, None, :]}
+    else:
+        back = torch.einsum("bij,bi->bj", mem["M2"], err) * (hid > 0).to(k.dtype)
+        grads = {"M2": err[:, :, None] * F.relu(hid)[:, None, :], "M": back[:, :, None] * k[:, None, :]}
+    norm = sum((g * g).sum(dim=(1, 2)) for g in grads.values()).sqrt()
+    loss = ((out - v) ** 2).sum(1)
+    a, th, et = (torch.as_tensor(z, dtype=k.dtype).reshape(-1, 1, 1) for z in (alpha, theta, eta))
+    new_s = {name: et * surprise[name] - th * grads[name] for name in mem}
+    new_mem = {name: (1.0 - a) * mem[name] + new_s[name] for name in mem}
+    return new_mem, new_s, loss, norm
+
 
 class NeuralMemory(Block):
     """Neural long-term memory of Behrouz, Zhong & Mirrokni 2024, "Titans: Learning to Memorize
     at Test Time": a memory M (linear, or a 2-layer ReLU MLP) learned while the circuit runs.
 
-    Per step: ``k = normalize(W_k x)``, ``v = W_v x`` (fixed random projections, seeded; v has about unit norm);
-    the read ``y = M(q)`` with ``q = normalize(W_k query)`` (``query`` input, else the key)
-    comes before the write; loss ``l = ||M(k) - v||^2``; surprise with momentum
+    Per step: key ``k = normalize(W_K x)``, value ``v = W_V x``, query ``q = normalize(W_Q
+    query)`` (the ``query`` input, else x), three separate projections; the read ``y = M(q)``
+    comes before the write; inner loss ``l = ||M(k) - v||^2``; surprise with momentum
     ``S <- eta S - theta grad l`` (past + momentary surprise); forgetting gate
-    ``M <- (1 - alpha) M + S``. Variant: eta, theta and alpha are live knobs (constants per
-    batch row) rather than data-dependent gates; W_k, W_v are not trained (no outer loop).
-    Watch: ``surprise`` (norm of the momentary gradient), ``loss``, the memory weights.
+    ``M <- (1 - alpha) M + S``.
+
+    What is trained, and when (as in the paper, two loops): the memory M learns at test time,
+    in every step of a run, by the rule above (the inner loop). W_K, W_V, W_Q are trained
+    beforehand by ``fit`` (the outer loop): gradient descent through the unrolled inner updates
+    on training sequences, with a recall loss on the memory's reads; then frozen and stored in
+    ``weights`` (plain lists, so a circuit file keeps them). Without ``fit`` they are seeded
+    random projections (v has about unit norm). Where we differ from the paper: eta, theta and
+    alpha are live knobs (constants per batch row), not data-dependent gates trained with the
+    rest; the outer loss is the recall of the written items from cues (a contrastive loss over
+    the items of a sequence), not a language-model loss of a larger architecture; the initial
+    memory is not trained. Watch: ``surprise`` (norm of the momentary gradient), ``loss``,
+    the memory weights.
     """
 
     category = "memory"
@@ -26,13 +68,14 @@ class NeuralMemory(Block):
     theta = param.Number(0.5, bounds=(0.0, None), doc="learning rate of the surprise (momentary)")
     eta = param.Number(0.3, bounds=(0.0, 1.0), doc="momentum of the surprise (past surprise kept)")
     alpha = param.Number(0.0, bounds=(0.0, 1.0), doc="forgetting gate (1: forget everything)")
-    seed = param.Integer(0, doc="seed of W_k, W_v and the initial memory")
-    footprint = {"memory": (("d", "x", 2), ("batch", "d", "d", 3), ("batch", "d", "hidden", 6)),
-                 "step": (("batch", "d", "x", 4), ("batch", "d", "d", 8), ("batch", "d", "hidden", 16))}
+    seed = param.Integer(0, doc="seed of the initial W_K, W_V, W_Q and of the initial memory")
+    weights = param.Dict(default={}, doc="trained W_K, W_V, W_Q (set by fit); empty: the seeded random ones")
+    footprint = {"memory": (("d", "x", 3), ("batch", "d", "d", 3), ("batch", "d", "hidden", 6)),
+                 "step": (("batch", "d", "x", 6), ("batch", "d", "d", 8), ("batch", "d", "hidden", 16))}
 
     inputs = {
         "x": Port("value", size=None, required=True, doc="input token/vector (keys and values come from it)"),
-        "query": Port("value", size=None, doc="what to read with (default: the key of x)"),
+        "query": Port("value", size=None, doc="what to read with (default: x)"),
     }
     outputs = {"y": Port("value", size="d", doc="read-out M(q), before this step's write")}
     probes = {
@@ -41,56 +84,104 @@ class NeuralMemory(Block):
         "memory": Probe("M", "heatmap", "memory weights (first layer)"),
     }
 
+    # -- projections and the outer loop ---------------------------------------------------------
+    def projections(self, n_in: int) -> dict[str, torch.Tensor]:
+        """W_K, W_V, W_Q (d x n_in, float64): the trained ones if set, else seeded random ones."""
+        if self.weights:
+            return {k: torch.tensor(self.weights[k], dtype=torch.float64) for k in PROJECTIONS}
+        g = torch.Generator().manual_seed(self.seed)
+        d = self.d
+        return {"W_K": torch.randn(d, n_in, generator=g, dtype=torch.float64) * n_in ** -0.5,
+                "W_V": torch.randn(d, n_in, generator=g, dtype=torch.float64) * (n_in * d) ** -0.5,
+                "W_Q": torch.randn(d, n_in, generator=g, dtype=torch.float64) * n_in ** -0.5}
+
+    def initial_memory(self, batch: int, dtype=torch.float64) -> dict[str, torch.Tensor]:
+        d, h = self.d, self.hidden
+        if self.depth == 1:
+            return {"M": torch.zeros(batch, d, d, dtype=dtype)}
+        g = torch.Generator().manual_seed(self.seed + 7919)
+        first = torch.randn(h, d, generator=g, dtype=torch.float64).to(dtype) * d ** -0.5
+        return {"M": first.expand(batch, h, d).clone(), "M2": torch.zeros(batch, d, h, dtype=dtype)}
+
+    def recall(self, W, items, cues, theta=None, eta=None, alpha=None):
+        """Write ``items`` (B, T, n) into a fresh memory one by one (inner loop, test time),
+        then read with ``cues`` (B, T, n). Returns the reads (B, T, d) and the values of the
+        items (B, T, d). Differentiable in W."""
+        theta = self.theta if theta is None else theta
+        eta = self.eta if eta is None else eta
+        alpha = self.alpha if alpha is None else alpha
+        B, T, _ = items.shape
+        mem = self.initial_memory(B, items.dtype)
+        s = {k: torch.zeros_like(v) for k, v in mem.items()}
+        keys = F.normalize(items @ W["W_K"].T, dim=-1)
+        values = items @ W["W_V"].T
+        for t in range(T):
+            mem, s, _, _ = memory_write(mem, s, keys[:, t], values[:, t], theta, eta, alpha)
+        q = F.normalize(cues @ W["W_Q"].T, dim=-1)
+        reads = torch.stack([memory_read(mem, q[:, t])[0] for t in range(T)], 1)
+        return reads, values
+
+    def fit(self, items, cues, iterations: int = 200, lr: float = 0.02, temperature: float = 0.1) -> list[float]:
+        """Outer loop: train W_K, W_V, W_Q by Adam on training sequences (``items`` and their
+        ``cues``, (B, T, n) each) so that the read with cue t picks out item t's value among the
+        sequence's values (cross-entropy over cosine similarities / ``temperature``), through
+        the unrolled test-time updates of M. Stores the result in ``weights``; returns the
+        losses."""
+        items, cues = (torch.as_tensor(z, dtype=torch.float64) for z in (items, cues))
+        W = {k: v.clone().requires_grad_(True) for k, v in self.projections(items.shape[-1]).items()}
+        opt = torch.optim.Adam(list(W.values()), lr=lr)
+        labels = torch.arange(items.shape[1]).repeat(items.shape[0])
+        losses = []
+        for _ in range(iterations):
+            opt.zero_grad()
+            loss = F.cross_entropy(recall_logits(*self.recall(W, items, cues), temperature).flatten(0, 1), labels)
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+        self.weights = {k: v.detach().tolist() for k, v in W.items()}
+        return losses
+
+    # -- simulation -----------------------------------------------------------------------------
     def check(self, ctx):
         if "query" in ctx.sizes and ctx.sizes["query"] != ctx.sizes["x"]:
             raise ValueError(f"query has {ctx.sizes['query']} values but x has {ctx.sizes['x']}")
+        if self.weights:
+            shape = (self.d, ctx.sizes["x"])
+            for key in PROJECTIONS:
+                if key not in self.weights:
+                    raise ValueError(f"weights lack {key!r} (expected {', '.join(PROJECTIONS)})")
+                try:
+                    values = torch.tensor(self.weights[key], dtype=torch.float64)
+                except (TypeError, ValueError, RuntimeError, OverflowError):
+                    raise ValueError(f"weights[{key!r}] should be nested lists of numbers of shape {shape}") from None
+                if not bool(torch.isfinite(values).all()):
+                    raise ValueError(f"weights[{key!r}] holds NaN or infinite values")
+                if tuple(values.shape) != shape:
+                    raise ValueError(f"weights[{key!r}] has shape {tuple(values.shape)}, expected {shape} "
+                                     f"for d={self.d} and {ctx.sizes['x']} inputs")
 
     def init_state(self, ctx, p):
-        g = torch.Generator().manual_seed(self.seed)
-        n_in, d, h = ctx.sizes["x"], self.d, self.hidden
-
-        def rand(*shape, scale):
-            return (torch.randn(*shape, generator=g) * scale).to(ctx.device, ctx.dtype)
-
-        state = {"W_k": rand(d, n_in, scale=n_in ** -0.5), "W_v": rand(d, n_in, scale=(n_in * d) ** -0.5),
-                 "surprise": ctx.zeros(ctx.batch, 1), "loss": ctx.zeros(ctx.batch, 1)}
-        if self.depth == 1:
-            state["M"] = ctx.zeros(ctx.batch, d, d)
-            state["params"] = ["M"]
-        else:
-            state["M"] = rand(h, d, scale=d ** -0.5).expand(ctx.batch, h, d).clone()
-            state["M2"] = ctx.zeros(ctx.batch, d, h)
-            state["params"] = ["M", "M2"]
-        for name in state["params"]:
-            state["S_" + name] = torch.zeros_like(state[name])
+        state = {k: v.to(ctx.device, ctx.dtype) for k, v in self.projections(ctx.sizes["x"]).items()}
+        mem = {k: v.to(ctx.device, ctx.dtype) for k, v in self.initial_memory(ctx.batch).items()}
+        state.update(mem, params=list(mem), surprise=ctx.zeros(ctx.batch, 1), loss=ctx.zeros(ctx.batch, 1))
+        for name in mem:
+            state["S_" + name] = torch.zeros_like(mem[name])
         return state
-
-    def memory(self, state, k):
-        """M(k) for (batch, d) keys, with the hidden activity of a depth-2 memory."""
-        if self.depth == 1:
-            return torch.einsum("bij,bj->bi", state["M"], k), None
-        hid = torch.einsum("bij,bj->bi", state["M"], k)
-        return torch.einsum("bij,bj->bi", state["M2"], F.relu(hid)), hid
 
     def step(self, ctx, p, state, inputs):
         x = inputs["x"]
-        k = F.normalize(x @ state["W_k"].T, dim=1)
-        v = x @ state["W_v"].T
-        q = k if "query" not in inputs else F.normalize(inputs["query"] @ state["W_k"].T, dim=1)
-        y, _ = self.memory(state, q)
-        out, hid = self.memory(state, k)
-        err = 2.0 * (out - v)  # d loss / d M(k)
-        if self.depth == 1:
-            grads = {"M": err[:, :, None] * k[:, None, :]}
-        else:
-            act = F.relu(hid)
-            back = torch.einsum("bij,bi->bj", state["M2"], err) * (hid > 0).to(ctx.dtype)
-            grads = {"M2": err[:, :, None] * act[:, None, :], "M": back[:, :, None] * k[:, None, :]}
-        sq = sum((g * g).sum(dim=(1, 2)) for g in grads.values())
-        state["surprise"] = sq.sqrt().unsqueeze(1)
-        state["loss"] = ((out - v) ** 2).sum(1, keepdim=True)
-        a, th, et = p.alpha[:, :, None], p.theta[:, :, None], p.eta[:, :, None]
-        for name in state["params"]:
-            s = state["S_" + name] = et * state["S_" + name] - th * grads[name]
-            state[name] = (1.0 - a) * state[name] + s
+        k = F.normalize(x @ state["W_K"].T, dim=1)
+        v = x @ state["W_V"].T
+        q = F.normalize(inputs.get("query", x) @ state["W_Q"].T, dim=1)
+        mem = {name: state[name] for name in state["params"]}
+        y, _ = memory_read(mem, q)
+        mem, s, loss, norm = memory_write(mem, {n: state["S_" + n] for n in mem}, k, v, p.theta, p.eta, p.alpha)
+        for name in mem:
+            state[name], state["S_" + name] = mem[name], s[name]
+        state["surprise"], state["loss"] = norm.unsqueeze(1), loss.unsqueeze(1)
         return {"y": y}
+
+
+def recall_logits(reads, values, temperature=0.1):
+    """(B, T, T) cosine similarity of read t with value j, / temperature."""
+    return torch.einsum("btd,bjd->btj", F.normalize(reads, dim=-1), F.normalize(values, dim=-1)) / temperature
