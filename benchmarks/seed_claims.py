@@ -52,9 +52,19 @@ def elm():
 
 
 def hlop():
-    from test_seed_plasticity import hlop_run
+    from test_seed_plasticity import hlop_run, largest_principal_angle, planted_subspace_angles
+
+    learned, rand, _ = planted_subspace_angles()
+    show("HLOP largest principal angle (deg), planted 6-dim subspace in 30 channels, vs SVD",
+         lateral_hebbian=learned, random_6d_subspace=rand)
 
     runs = [hlop_run(seed) for seed in SEEDS]
+    rng = np.random.default_rng(0)
+    show("HLOP largest principal angle (deg) of the 6 lateral neurons' subspace vs task A's top-6 SVD subspace",
+         lateral_hebbian=[largest_principal_angle(r[2], r[3]) for r in runs],
+         random_6d_subspace=[largest_principal_angle(rng.normal(size=r[2].shape), r[3]) for r in runs])
+    sv = [np.linalg.svd(r[3], compute_uv=False) for r in runs]
+    show("HLOP task A singular-value ratio s7 / s6 (eigengap)", ratio=[v[6] / v[5] for v in sv])
     show("HLOP forgetting of task A (points), 6 subspace neurons, rank-30 inputs",
          with_projection=[r[0][0] for r in runs], without=[r[0][1] for r in runs])
     show("HLOP task B accuracy (%)", with_projection=[r[1][0] for r in runs], without=[r[1][1] for r in runs])

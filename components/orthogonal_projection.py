@@ -9,27 +9,35 @@ from .plasticity_maths import linear_post
 class OrthogonalProjection(Block):
     """A supervised (delta-rule) learning rule on a Projection whose updates are projected
     orthogonally to the principal subspace of earlier tasks' presynaptic activity, which lateral
-    Hebbian weights ``H`` learn.
+    subspace neurons learn by Hebbian/anti-Hebbian plasticity.
 
     Seed paper: "Hebbian Learning based Orthogonal Projection for Continual Learning of
-    Spiking Neural Networks" (HLOP, Xiao et al. 2024). Variant implemented:
+    Spiking Neural Networks" (HLOP, Xiao et al., ICLR 2024; reference code pkuxmq/HLOP-SNN).
+    As in the paper's lateral circuit:
       - presynaptic trace ``x <- x e^(-dt/tau_pre) + s_pre``; linear output ``y = W x``;
-      - lateral subspace neurons ``u = H x`` (``H``: n_subspace x n_pre) learn while
-        ``learn_subspace`` > 0 by the Oja subspace rule (Hebbian/anti-Hebbian),
-        ``dH = eta_h (u x^T - u u^T H)``, so ``H^T H`` converges to the projector onto the
-        principal subspace of the activity seen (consolidate after each task);
-      - weight update from the ``teacher`` input (delta rule, any presynaptic-trace-based rule
-        fits the paper's scheme): ``dW = eta e x_p^T`` with ``e = teacher - y`` and the projected
-        trace ``x_p = x - project * H^T H x``: with ``project`` = 1 the update cannot change
-        the outputs for inputs in the consolidated subspace (no forgetting), with 0 it is the
-        plain rule.
-    Lateral neurons per task, as in the paper: with ``max_tasks`` > 1, each consolidation (each
-    time ``learn_subspace`` switches on) adds ``n_subspace`` new lateral neurons, up to
-    ``max_tasks`` groups; the new ones learn (Oja subspace rule) on the part of the activity the
-    earlier groups do not span, ``x - H_old^T H_old x``, and the earlier groups stay frozen, so
-    each task's principal subspace is kept while later tasks add theirs. With ``max_tasks`` = 1
-    there is one group, trained at every consolidation. ``n_subspace`` smaller than the rank of
-    a task's activity protects only its principal directions.
+      - subspace neurons ``u = H x`` receive the presynaptic traces through ``H`` and feed back
+        onto the presynaptic neurons through the recurrent lateral weights ``-H^T``, so the
+        presynaptic activity after the lateral loop is ``x - H^T u`` (``H``: subspace neurons x
+        presynaptic neurons);
+      - while ``learn_subspace`` > 0 (consolidation after a task) the newest group of subspace
+        neurons learns by ``dH = eta_h u (x - H^T u)^T``: Hebbian ``u x^T`` on the forward
+        weights, anti-Hebbian ``-u (H^T u)^T`` through the feedback, which is Oja's subspace
+        rule: the group's rows converge to an orthonormal basis of the principal subspace of
+        the activity (of the part the frozen older groups do not reconstruct);
+      - weight update from the ``teacher`` input (delta rule; any presynaptic-trace-based rule
+        fits the paper's scheme): ``dW = eta e (x - project H^T u)^T`` with ``e = teacher - y``:
+        with ``project`` = 1 the update cannot change the outputs for inputs in the learned
+        subspace (no forgetting), with 0 it is the plain rule.
+    Subspace neurons are added per task: each consolidation (each time ``learn_subspace``
+    switches on) adds a group of ``n_subspace`` neurons, up to ``max_tasks`` groups, with
+    seeded orthonormal initial weights; earlier groups are frozen. With ``max_tasks`` = 1
+    the one group keeps learning at later consolidations. Before the first consolidation
+    there are no subspace neurons (no projection). ``n_subspace`` smaller than the rank of a
+    task's activity protects only its principal directions.
+    Where we differ from the reference: one sample per step and no momentum on ``dH`` (the
+    reference averages mini-batches, iterates 5 times per batch with momentum 0.9); subspace
+    neurons are graded (the reference optionally quantises them into spike counts); the new
+    group's activity ``u`` comes from the full trace, as in the reference.
     """
 
     category = "plasticity"
@@ -62,43 +70,45 @@ class OrthogonalProjection(Block):
 
     def init_state(self, ctx, p):
         n_pre, n_post = ctx.sizes["target_pre"], ctx.sizes["target_post"]
-        gen = torch.Generator().manual_seed(self.seed)
-        H = 0.01 * torch.randn(1, self.n_subspace * self.max_tasks, n_pre, generator=gen)
-        if self.max_tasks > 1:
-            H[:, self.n_subspace:] = 0.0  # later groups join at later consolidations
-        return {"x": ctx.zeros(ctx.batch, n_pre), "H": H.to(ctx.device, ctx.dtype).expand(ctx.batch, -1, -1).clone(),
+        return {"x": ctx.zeros(ctx.batch, n_pre), "H": ctx.zeros(ctx.batch, self.n_subspace * self.max_tasks, n_pre),
                 "e": ctx.zeros(ctx.batch, n_post), "y": ctx.zeros(ctx.batch, n_post),
                 "groups": torch.zeros(ctx.batch, dtype=torch.long, device=ctx.device),
                 "learning": torch.zeros(ctx.batch, dtype=torch.bool, device=ctx.device)}
+
+    def new_group(self, group: int, n_pre: int) -> torch.Tensor:
+        """Seeded orthonormal initial weights (n_subspace x n_pre) of group ``group`` (1, 2, ...)."""
+        g = torch.Generator().manual_seed(self.seed * 1009 + group)
+        a = torch.randn(self.n_subspace, n_pre, generator=g, dtype=torch.float64)
+        if self.n_subspace <= n_pre:
+            return torch.linalg.qr(a.T)[0].T
+        return a * n_pre ** -0.5
 
     def step(self, ctx, p, state, inputs):
         syn = inputs["target"]["synapses"]
         x = state["x"].mul_(p.decay_pre).add_(inputs["target"]["pre_spikes"])
         y = state["y"] = linear_post(syn, x)
         e = state["e"] = inputs["teacher"] - y
-        H = state["H"]
-        u = torch.einsum("bkn,bn->bk", H, x)
-        x_p = x - p.project * torch.einsum("bk,bkn->bn", u, H)
-        syn.w.add_(p.eta * e[:, syn.post] * x_p[:, syn.pre])
-        rate = (p.eta_h * p.learn_subspace)[:, :, None]  # (batch, 1, 1)
-        learning = rate[:, 0, 0] > 0
-        started = learning & ~state["learning"]  # a consolidation begins: its group joins
-        state["groups"] = torch.where(started, (state["groups"] + 1).clamp(max=self.max_tasks), state["groups"])
+        rate = (p.eta_h * p.learn_subspace)[:, 0]  # (batch,)
+        learning = rate > 0
+        started = learning & ~state["learning"]  # a consolidation begins
         state["learning"] = learning
-        if bool(learning.any()):
+        groups = state["groups"]
+        joined = started & (groups < self.max_tasks)  # ...and adds a group of subspace neurons
+        if bool(joined.any()):
+            state["groups"] = groups = torch.where(joined, groups + 1, groups)
             k = self.n_subspace
+            for row in torch.nonzero(joined).ravel().tolist():
+                group = int(groups[row])
+                state["H"][row, (group - 1) * k: group * k] = self.new_group(group, x.shape[1]).to(x)
+        H = state["H"]
+        u = torch.einsum("bkn,bn->bk", H, x)  # subspace neurons
+        x_hat = torch.einsum("bk,bkn->bn", u, H)  # their lateral feedback onto the presynaptic neurons
+        syn.w.add_(p.eta * e[:, syn.post] * (x - p.project * x_hat)[:, syn.pre])
+        if bool(learning.any()):
             rows = torch.arange(H.shape[1], device=H.device)
-            current = ((rows[None, :] >= (state["groups"][:, None] - 1) * k) & (rows[None, :] < state["groups"][:, None] * k))
-            old = (rows[None, :] < (state["groups"][:, None] - 1) * k).to(x.dtype)[:, :, None]
-            H_old = H * old
-            residual = x - torch.einsum("bk,bkn->bn", torch.einsum("bkn,bn->bk", H_old, x), H_old)
-            Hc = H * current.to(x.dtype)[:, :, None]
-            uc = torch.einsum("bkn,bn->bk", Hc, residual)
-            if self.max_tasks > 1 and bool((started & (state["groups"] > 1)).any()):
-                fresh = 0.01 * torch.randn(H.shape[1:], generator=torch.Generator().manual_seed(self.seed + 1)).to(H)
-                new_rows = current & started[:, None] & (state["groups"][:, None] > 1)
-                Hc = torch.where(new_rows[:, :, None], fresh[None], Hc)
-                uc = torch.einsum("bkn,bn->bk", Hc, residual)
-            update = rate * (uc[:, :, None] * residual[:, None, :] - torch.einsum("bk,bj,bjn->bkn", uc, uc, Hc))
-            state["H"] = torch.where(current[:, :, None], Hc + update, H)
+            k = self.n_subspace
+            current = (rows[None, :] >= (groups[:, None] - 1) * k) & (rows[None, :] < groups[:, None] * k)
+            current = current & learning[:, None]  # the newest group learns; older ones are frozen
+            hebb = u[:, :, None] * (x - x_hat)[:, None, :]  # Hebbian u x^T, anti-Hebbian -u x_hat^T
+            H.add_(rate[:, None, None] * current.to(x.dtype)[:, :, None] * hebb)
         return {}
