@@ -1,6 +1,6 @@
 """Seed-science claims over seeds against their fair controls: one command per claim (or all),
 printing mean +- sd over seeds 0-4. Reuses the tests' helpers, so a figure here is what the
-tests assert with a margin. Usage: python benchmarks/seed_claims.py [bdh elm hlop ssd titans nalsm]
+tests assert with a margin. Usage: python benchmarks/seed_claims.py [bdh elm hlop gain ssd titans nalsm]
 (all by default; ATEN_CPU_CAPABILITY=default for torch's generic CPU path). Slow on purpose:
 about 2 min each, nalsm about 20 min (three liquid sizes)."""
 import os
@@ -70,6 +70,17 @@ def hlop():
     show("HLOP task B accuracy (%)", with_projection=[r[1][0] for r in runs], without=[r[1][1] for r in runs])
 
 
+def gain():
+    from test_seed_plasticity import adaptation_effects
+
+    eff_ratio, eff_rep = adaptation_effects()
+    hom_ratio, hom_rep = adaptation_effects("homeostatic", eta_g=5.0, g_max=1.0)
+    show("GainControl response to the adapter after / before adaptation",
+         efficient_recurrent=eff_ratio[:5], efficient_no_recurrence=eff_ratio[5:], homeostatic_recurrent=hom_ratio[:5])
+    show("GainControl tuning repulsion from the adapter (deg)",
+         efficient_recurrent=eff_rep[:5], efficient_no_recurrence=eff_rep[5:], homeostatic_recurrent=hom_rep[:5])
+
+
 def ssd():
     from test_seed_plasticity import ssd_run
 
@@ -125,6 +136,6 @@ def nalsm(sizes=(200, 500, 1000), seconds=6.0):
 
 
 if __name__ == "__main__":
-    claims = {"bdh": bdh, "elm": elm, "hlop": hlop, "ssd": ssd, "titans": titans, "nalsm": nalsm}
+    claims = {"bdh": bdh, "elm": elm, "hlop": hlop, "gain": gain, "ssd": ssd, "titans": titans, "nalsm": nalsm}
     for name in sys.argv[1:] or list(claims):
         claims[name]()

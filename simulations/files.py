@@ -99,6 +99,8 @@ def circuit_from_dict(doc) -> Circuit:
         if unknown:
             raise CircuitFileError(f"block {short(name)} ({type_name}) has no parameter(s) {', '.join(unknown)[:200]}")
         values = {}
+        if params:  # parameters added since the file was written, whose old behaviour differs from the new default
+            params = {**getattr(cls, "legacy_defaults", {}), **params}
         for key, value in params.items():
             if isinstance(cls.param[key], param.Number) and isinstance(value, str):
                 try:  # non-finite numbers are written as strings
