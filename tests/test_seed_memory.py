@@ -141,8 +141,8 @@ def clearly_below(treatment, control):
 @pytest.mark.parametrize("params", [{}, {"eta": 0.0}, {"depth": 2, "theta": 0.25, "hidden": 256}])
 def test_titans_memory_recalls_seen_keys_far_better_than_unseen_ones_over_five_seeds(params):
     """Against the memory with learning off (theta = 0), seeds 0-4. Measured recall ratios:
-    0.26 +- 0.02 (default), 0.11 +- 0.01 (no momentum), 0.33 +- 0.03 (depth 2) vs 1.01 +- 0.06;
-    surprise ratios 0.50, 0.29, 0.58 vs 1.00."""
+    0.25 +- 0.01 (default), 0.10 +- 0.02 (no momentum), 0.31 +- 0.01 (depth 2) vs 1.01 +- 0.04;
+    surprise ratios 0.49, 0.28, 0.57 vs 1.00."""
     treated, control = over_seeds(**params), over_seeds(theta=0.0)
     assert clearly_below(treated[:, 0], control[:, 0]), (treated, control)  # seen keys are recalled
     assert clearly_below(treated[:, 1], control[:, 1]), (treated, control)  # memorised items are no surprise
@@ -198,7 +198,8 @@ def titans_recall(seed, iterations=120):
 @pytest.mark.slow
 def test_titans_trained_projections_recall_held_out_items_far_better_than_untrained_ones():
     """Outer loop (W_K, W_V, W_Q) vs the strongest untrained control, seeds 0-4, held-out
-    sequences; chance is 1/12."""
+    sequences; chance is 1/12. Measured: 0.950 +- 0.008 vs 0.628 +- 0.038 (tied random, tuned);
+    learning off 0.083, separate random W_Q 0.083 +- 0.014."""
     runs = np.array([titans_recall(seed) for seed in range(5)])
     trained, off, tied, untied = runs.T
     assert (trained > tied).all(), runs

@@ -115,8 +115,9 @@ DEMO = Demo(
     paper="Xiao et al. (2024), \"Hebbian Learning based Orthogonal Projection for Continual Learning of Spiking "
           "Neural Networks\" (HLOP, ICLR)",
     teaching=(
-        "One layer of synapses learns task A (1.5 s), then lateral Hebbian neurons spend 3 s learning the "
-        "principal subspace of task A's inputs (6 neurons for inputs of rank 30: only the main directions are protected), then the same synapses learn task B, whose inputs overlap A's and whose "
+        "One layer of synapses learns task A (1.5 s), then 6 subspace neurons join: they receive the inputs and "
+        "feed back onto them through lateral weights, and spend 3 s learning, Hebbian forward and anti-Hebbian back, "
+        "the principal subspace of task A's inputs (6 neurons for inputs of rank 30: only the main directions are protected), then the same synapses learn task B, whose inputs overlap A's and whose "
         "labels contradict them. Two copies run side by side: with HLOP every weight update is projected "
         "away from task A's subspace, without it the plain delta rule is used. Watch the task A accuracy of the "
         "two rows when task B starts at 4.5 s: without projection it collapses, with projection it stays while "
