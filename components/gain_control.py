@@ -21,7 +21,9 @@ class GainControl(Block):
     statistics of their input: ``r = g * u`` with ``u = current + recurrence * K r``, solved
     at steady state each step, ``r = (I - recurrence G K)^-1 G current`` (``K``: a ring of
     excitatory lateral weights between neurons of nearby index, von Mises profile of width
-    ``width`` neurons, rows summing to 1; ``recurrence`` = 0: no recurrence, ``r = g * current``).
+    ``width`` neurons, rows summing to 1; ``recurrence`` = 0: no recurrence, ``r = g * current``;
+    the steady state is the network's only if ``recurrence * max(g)`` < 1: keep g_max below
+    1 / recurrence).
 
     Seed paper: "Adaptive coding efficiency in recurrent cortical circuits via gain control"
     (Duong, Bredenberg, Heeger & Simoncelli 2023): single-neuron gains in a recurrent network,
@@ -46,7 +48,7 @@ class GainControl(Block):
     n = param.Integer(10, bounds=(1, None), doc="number of neurons")
     rule = param.Selector(default="efficient", objects=["efficient", "homeostatic"],
                           doc="efficient: the fidelity-vs-activity gains; homeostatic: hold activity at r_target")
-    eta_g = param.Number(1.0, bounds=(0.0, None), doc="gain adaptation rate (per second)")
+    eta_g = param.Number(1.0, bounds=(0.0, None), doc="gain adaptation rate (per second; homeostatic: per unit activity per second)")
     activity_cost = param.Number(0.5, bounds=(1e-9, None), doc="efficient: weight of the activity cost")
     noise = param.Number(0.1, bounds=(0.0, None), doc="efficient: response noise sd (input units)")
     recurrence = param.Number(0.0, bounds=(0.0, 0.95), doc="strength of the ring of lateral excitation (0: none)")

@@ -48,7 +48,7 @@ class OrthogonalProjection(Block):
     tau_pre = param.Number(0.01, bounds=(0.001, None), doc="presynaptic trace time constant (ms)")
     n_subspace = param.Integer(10, bounds=(1, None), doc="lateral (subspace) neurons added per task")
     max_tasks = param.Integer(1, bounds=(1, None), doc="groups of lateral neurons (one added per consolidation)")
-    seed = param.Integer(0, doc="seed of the small random initial lateral weights")
+    seed = param.Integer(0, doc="seed of the orthonormal initial weights of each new group of subspace neurons")
     footprint = {"memory": (("batch", "n_subspace", "target_pre", 3), ("batch", "target_pre", 3)),
                  "step": (("batch", "n_subspace", "target_pre", 8), ("batch", "n_subspace", "n_subspace", "target_pre"))}
 
