@@ -209,7 +209,6 @@ def test_titans_trained_projections_recall_held_out_items_far_better_than_untrai
 
 
 def test_titans_trained_projections_are_kept_in_the_circuit_file_and_used_by_the_simulator():
-    from components.neural_memory import NeuralMemory
     from simulations.files import circuit_from_json, circuit_to_json
 
     c = Circuit()
