@@ -96,7 +96,11 @@ def ssd():
 
 
 def titans():
-    from test_seed_memory import over_seeds, titans_recall
+    from test_seed_memory import gated_recall, over_seeds, titans_recall
+
+    gated = np.array([gated_recall(seed) for seed in SEEDS])
+    show("Titans held-out recall with 12 flagged distractors among 24 items (trained projections)",
+         no_gates=gated[:, 0], data_dependent_gates=gated[:, 1])
 
     runs = np.array([titans_recall(seed) for seed in SEEDS])
     show("Titans held-out recall accuracy (12 items, chance 0.083)", trained_projections=runs[:, 0],

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from .base import Block, Port, Probe
 
 PROJECTIONS = ("W_K", "W_V", "W_Q")
+GATES = ("gate_w", "gate_b")  # data-dependent theta, eta, alpha (rows in that order)
 
 
 def memory_read(mem, q):
@@ -53,9 +54,11 @@ class NeuralMemory(Block):
     beforehand by ``fit`` (the outer loop): gradient descent through the unrolled inner updates
     on training sequences, with a recall loss on the memory's reads; then frozen and stored in
     ``weights`` (plain lists, so a circuit file keeps them). Without ``fit`` they are seeded
-    random projections (v has about unit norm). Where we differ from the paper: eta, theta and
-    alpha are live knobs (constants per batch row), not data-dependent gates trained with the
-    rest; the outer loss is the recall of the written items from cues (a contrastive loss over
+    random projections (v has about unit norm). Data-dependent gates (``gates`` on, as in the
+    paper): per step ``theta_t, eta_t, alpha_t`` = the knobs theta, eta, alpha times
+    ``sigmoid(w x_t + b)`` (one row of ``gate_w``, ``gate_b`` each), trained by ``fit`` with the
+    projections; off (default), the knobs are used as they are (constants per batch row).
+    Where we differ from the paper: the outer loss is the recall of the written items from cues (a contrastive loss over
     the items of a sequence), not a language-model loss of a larger architecture; the initial
     memory is not trained. Watch: ``surprise`` (norm of the momentary gradient), ``loss``,
     the memory weights.
@@ -69,7 +72,8 @@ class NeuralMemory(Block):
     eta = param.Number(0.3, bounds=(0.0, 1.0), doc="momentum of the surprise (past surprise kept)")
     alpha = param.Number(0.0, bounds=(0.0, 1.0), doc="forgetting gate (1: forget everything)")
     seed = param.Integer(0, doc="seed of the initial W_K, W_V, W_Q and of the initial memory")
-    weights = param.Dict(default={}, doc="trained W_K, W_V, W_Q (set by fit); empty: the seeded random ones")
+    gates = param.Boolean(False, doc="data-dependent gates: theta, eta, alpha = knob * sigmoid(w x + b), trained by fit")
+    weights = param.Dict(default={}, doc="trained W_K, W_V, W_Q (and gates) set by fit; empty: the seeded random ones")
     footprint = {"memory": (("d", "x", 3), ("batch", "d", "d", 3), ("batch", "d", "hidden", 6)),
                  "step": (("batch", "d", "x", 6), ("batch", "d", "d", 8), ("batch", "d", "hidden", 16))}
 
@@ -85,15 +89,30 @@ class NeuralMemory(Block):
     }
 
     # -- projections and the outer loop ---------------------------------------------------------
+    def trained_names(self) -> tuple[str, ...]:
+        return PROJECTIONS + (GATES if self.gates else ())
+
     def projections(self, n_in: int) -> dict[str, torch.Tensor]:
-        """W_K, W_V, W_Q (d x n_in, float64): the trained ones if set, else seeded random ones."""
+        """W_K, W_V, W_Q (d x n_in, float64), and with ``gates`` gate_w (3 x n_in), gate_b (3):
+        the trained ones if set, else seeded random projections and gates open to 0.88 of the knobs."""
         if self.weights:
-            return {k: torch.tensor(self.weights[k], dtype=torch.float64) for k in PROJECTIONS}
+            return {k: torch.tensor(self.weights[k], dtype=torch.float64) for k in self.trained_names()}
         g = torch.Generator().manual_seed(self.seed)
         d = self.d
-        return {"W_K": torch.randn(d, n_in, generator=g, dtype=torch.float64) * n_in ** -0.5,
-                "W_V": torch.randn(d, n_in, generator=g, dtype=torch.float64) * (n_in * d) ** -0.5,
-                "W_Q": torch.randn(d, n_in, generator=g, dtype=torch.float64) * n_in ** -0.5}
+        W = {"W_K": torch.randn(d, n_in, generator=g, dtype=torch.float64) * n_in ** -0.5,
+             "W_V": torch.randn(d, n_in, generator=g, dtype=torch.float64) * (n_in * d) ** -0.5,
+             "W_Q": torch.randn(d, n_in, generator=g, dtype=torch.float64) * n_in ** -0.5}
+        if self.gates:
+            W.update(gate_w=torch.zeros(3, n_in, dtype=torch.float64), gate_b=torch.full((3,), 2.0, dtype=torch.float64))
+        return W
+
+    @staticmethod
+    def gated(W, x, theta, eta, alpha):
+        """theta, eta, alpha for inputs x (batch, n): the knobs, times sigmoid(w x + b) with gates."""
+        if "gate_w" not in W:
+            return theta, eta, alpha
+        open_ = torch.sigmoid(x @ W["gate_w"].T + W["gate_b"])  # (batch, 3)
+        return tuple(knob * open_[:, i:i + 1] for i, knob in enumerate((theta, eta, alpha)))
 
     def initial_memory(self, batch: int, dtype=torch.float64) -> dict[str, torch.Tensor]:
         d, h = self.d, self.hidden
@@ -105,7 +124,7 @@ class NeuralMemory(Block):
 
     def recall(self, W, items, cues, theta=None, eta=None, alpha=None):
         """Write ``items`` (B, T, n) into a fresh memory one by one (inner loop, test time),
-        then read with ``cues`` (B, T, n). Returns the reads (B, T, d) and the values of the
+        then read with ``cues`` (B, C, n). Returns the reads (B, C, d) and the values of the
         items (B, T, d). Differentiable in W."""
         theta = self.theta if theta is None else theta
         eta = self.eta if eta is None else eta
@@ -116,21 +135,24 @@ class NeuralMemory(Block):
         keys = F.normalize(items @ W["W_K"].T, dim=-1)
         values = items @ W["W_V"].T
         for t in range(T):
-            mem, s, _, _ = memory_write(mem, s, keys[:, t], values[:, t], theta, eta, alpha)
+            mem, s, _, _ = memory_write(mem, s, keys[:, t], values[:, t], *self.gated(W, items[:, t], theta, eta, alpha))
         q = F.normalize(cues @ W["W_Q"].T, dim=-1)
-        reads = torch.stack([memory_read(mem, q[:, t])[0] for t in range(T)], 1)
+        reads = torch.stack([memory_read(mem, q[:, c])[0] for c in range(cues.shape[1])], 1)
         return reads, values
 
-    def fit(self, items, cues, iterations: int = 200, lr: float = 0.02, temperature: float = 0.1) -> list[float]:
-        """Outer loop: train W_K, W_V, W_Q by Adam on training sequences (``items`` and their
-        ``cues``, (B, T, n) each) so that the read with cue t picks out item t's value among the
-        sequence's values (cross-entropy over cosine similarities / ``temperature``), through
-        the unrolled test-time updates of M. Stores the result in ``weights``; returns the
-        losses."""
+    def fit(self, items, cues, targets=None, iterations: int = 200, lr: float = 0.02,
+            temperature: float = 0.1) -> list[float]:
+        """Outer loop: train W_K, W_V, W_Q (and the gates) by Adam on training sequences
+        (``items`` (B, T, n), ``cues`` (B, C, n)) so that the read with cue c picks out the value
+        of item ``targets[b, c]`` (default: item c) among the sequence's values (cross-entropy
+        over cosine similarities / ``temperature``), through the unrolled test-time updates of
+        M. Stores the result in ``weights``; returns the losses."""
         items, cues = (torch.as_tensor(z, dtype=torch.float64) for z in (items, cues))
         W = {k: v.clone().requires_grad_(True) for k, v in self.projections(items.shape[-1]).items()}
         opt = torch.optim.Adam(list(W.values()), lr=lr)
-        labels = torch.arange(items.shape[1]).repeat(items.shape[0])
+        if targets is None:
+            targets = torch.arange(cues.shape[1]).expand(items.shape[0], -1)
+        labels = torch.as_tensor(targets, dtype=torch.long).reshape(-1)
         losses = []
         for _ in range(iterations):
             opt.zero_grad()
@@ -146,10 +168,11 @@ class NeuralMemory(Block):
         if "query" in ctx.sizes and ctx.sizes["query"] != ctx.sizes["x"]:
             raise ValueError(f"query has {ctx.sizes['query']} values but x has {ctx.sizes['x']}")
         if self.weights:
-            shape = (self.d, ctx.sizes["x"])
-            for key in PROJECTIONS:
+            shapes = {**{k: (self.d, ctx.sizes["x"]) for k in PROJECTIONS}, "gate_w": (3, ctx.sizes["x"]), "gate_b": (3,)}
+            for key in self.trained_names():
+                shape = shapes[key]
                 if key not in self.weights:
-                    raise ValueError(f"weights lack {key!r} (expected {', '.join(PROJECTIONS)})")
+                    raise ValueError(f"weights lack {key!r} (expected {', '.join(self.trained_names())})")
                 try:
                     values = torch.tensor(self.weights[key], dtype=torch.float64)
                 except (TypeError, ValueError, RuntimeError, OverflowError):
@@ -175,7 +198,8 @@ class NeuralMemory(Block):
         q = F.normalize(inputs.get("query", x) @ state["W_Q"].T, dim=1)
         mem = {name: state[name] for name in state["params"]}
         y, _ = memory_read(mem, q)
-        mem, s, loss, norm = memory_write(mem, {n: state["S_" + n] for n in mem}, k, v, p.theta, p.eta, p.alpha)
+        knobs = self.gated(state, x, p.theta, p.eta, p.alpha)
+        mem, s, loss, norm = memory_write(mem, {n: state["S_" + n] for n in mem}, k, v, *knobs)
         for name in mem:
             state[name], state["S_" + name] = mem[name], s[name]
         state["surprise"], state["loss"] = norm.unsqueeze(1), loss.unsqueeze(1)
