@@ -78,19 +78,20 @@ class EIRateReservoir(Block):
         n_in = ctx.sizes.get("input", 0)
         W_in = (torch.rand(n, max(n_in, 1), generator=g) - 0.5) * (torch.rand(n, 1, generator=g) < self.f_in)
         return {"E": E, "I": I, "I_mask": I > 0, "W_in": W_in.to(ctx.device, ctx.dtype),
-                "V": ctx.zeros(ctx.batch, n), "r": ctx.zeros(ctx.batch, n) + 0.5, "delta": None, "I_eff": None}
+                "V": ctx.zeros(ctx.batch, n), "r": ctx.zeros(ctx.batch, n) + 0.5, "delta": None, "beta": None, "W": None}
 
     def step(self, ctx, p, state, inputs):
         r = state["r"]
-        if "inhibition" in inputs:
-            delta = inputs["inhibition"]  # (batch, n): added to every inhibitory weight onto unit i
-            if state.get("delta") is None or not torch.equal(delta, state["delta"]):  # frozen rule: reuse
-                state["delta"] = delta.clone()
-                state["I_eff"] = (state["I"].unsqueeze(0) + delta.unsqueeze(2)).clamp(min=0) * state["I_mask"]
-            inh = torch.einsum("bij,bj->bi", state["I_eff"], r)
+        if "inhibition" in inputs:  # per-row recurrent matrix E - beta max(I + delta_i, 0), rebuilt when either changes
+            delta = inputs["inhibition"]
+            if state["delta"] is None or not (torch.equal(delta, state["delta"]) and torch.equal(p.beta, state["beta"])):
+                state["delta"], state["beta"] = delta.clone(), p.beta.clone()
+                I_eff = (state["I"].unsqueeze(0) + delta.unsqueeze(2)).clamp(min=0) * state["I_mask"]
+                state["W"] = state["E"].unsqueeze(0) - p.beta.unsqueeze(2) * I_eff
+            recurrent = torch.bmm(state["W"], r.unsqueeze(2)).squeeze(2)
         else:
-            inh = r @ state["I"].T
-        V = p.leak * state["V"] + r @ state["E"].T - p.beta * inh
+            recurrent = r @ state["E"].T - p.beta * (r @ state["I"].T)
+        V = p.leak * state["V"] + recurrent
         if "input" in inputs:
             V = V + p.sigma_in * inputs["input"] @ state["W_in"].T
         state["V"] = V
@@ -137,5 +138,6 @@ class InhibitoryHomeostasis(Block):
     def step(self, ctx, p, state, inputs):
         state["error"] = inputs["rate"] - self.targets(p, state)
         learning = (p.learn_ms <= 0) | (ctx.t * ctx.dt < p.learn_ms)  # (batch, 1)
-        state["delta"] = state["delta"] + learning * p.eta * state["error"]
-        return {"inhibition": state["delta"].clone()}
+        if bool(learning.any()):
+            state["delta"] = state["delta"] + learning * p.eta * state["error"]
+        return {"inhibition": state["delta"]}

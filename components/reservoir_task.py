@@ -9,18 +9,19 @@ from .base import Block, Port, Probe
 
 
 def mackey_glass(samples: int, tau: float = 17.0, beta: float = 0.2, gamma: float = 0.1, power: float = 10.0,
-                 every: float = 1.0, substeps: int = 10, discard: int = 1000, seed: int = 0) -> np.ndarray:
+                 every: float = 1.0, substeps: int = 10, discard: int = 1000, seed: int = 0,
+                 noise: float = 0.01) -> np.ndarray:
     """The Mackey-Glass series ``dx/dt = beta x(t - tau) / (1 + x(t - tau)^power) - gamma x``
     (tau = 17: chaotic), integrated by Heun's method with ``substeps`` per time unit, sampled every
     ``every`` time units after a ``discard``-unit transient. The constant start history
-    ``1.2 + 0.01 (seed-drawn noise)`` makes each seed a different stretch of the attractor."""
+    ``1.2 + noise (seed-drawn standard normal)`` makes each seed a different stretch of the attractor."""
     h = 1.0 / substeps
     lag = int(round(tau * substeps))
     stride = int(round(every * substeps))
     total = (discard + int(math.ceil(samples * every)) + 1) * substeps
     rng = np.random.default_rng(seed)
     x = np.empty(total + lag + 1)
-    x[: lag + 1] = 1.2 + 0.01 * rng.standard_normal(lag + 1)
+    x[: lag + 1] = 1.2 + noise * rng.standard_normal(lag + 1)
 
     def f(now, delayed):
         return beta * delayed / (1.0 + delayed ** power) - gamma * now
@@ -41,7 +42,8 @@ class ReservoirTask(Block):
     between the readout's reconstruction and ``u(t - k)``.
     ``mackey_glass``: ``u`` is the Mackey-Glass series (tau = 17, sampled every time unit,
     centred as ``x - 0.9``); teacher k is ``u(t + k)``: prediction 1..n_targets steps ahead.
-    The series is drawn from the circuit's seed and ``steps`` long; past its end it repeats.
+    The series is drawn from the circuit's seed and ``steps`` long; past its end it repeats (before
+    the start the memory teachers are 0).
     """
 
     category = "inputs"
@@ -56,22 +58,20 @@ class ReservoirTask(Block):
     probes = {"input": Probe("input", "trace", "u(t)"), "teacher": Probe("teacher", "trace", "teacher signals")}
 
     def init_state(self, ctx, p):
-        length = self.steps + self.n_targets
+        length, m = self.steps + self.n_targets, self.n_targets
         if self.task == "memory":
             u = 2 * torch.rand(length, generator=ctx.generator, dtype=torch.float64) - 1
+            lags = torch.arange(self.steps).unsqueeze(1) - torch.arange(1, m + 1)  # (steps, m): t - k
+            teacher = torch.where(lags >= 0, u[lags.clamp(min=0)], torch.zeros((), dtype=u.dtype))
         else:
             seed = int(torch.randint(0, 2 ** 31 - 1, (1,), generator=ctx.generator))
             u = torch.from_numpy(mackey_glass(length, seed=seed) - 0.9)
-        return {"u": u.to(ctx.device, ctx.dtype), "input": ctx.zeros(ctx.batch, 1),
-                "teacher": ctx.zeros(ctx.batch, self.n_targets)}
+            teacher = u[torch.arange(self.steps).unsqueeze(1) + torch.arange(1, m + 1)]  # (steps, m): t + k
+        return {"u": u.to(ctx.device, ctx.dtype), "teachers": teacher.to(ctx.device, ctx.dtype),
+                "input": ctx.zeros(ctx.batch, 1), "teacher": ctx.zeros(ctx.batch, m)}
 
     def step(self, ctx, p, state, inputs):
-        u, t, m = state["u"], ctx.t % self.steps, self.n_targets
-        if self.task == "memory":
-            idx = torch.arange(t - 1, t - 1 - m, -1, device=u.device)  # u(t-1) ... u(t-m); before 0: the end
-            teacher = torch.where(idx >= 0, u[idx % len(u)], torch.zeros((), dtype=u.dtype, device=u.device))
-        else:
-            teacher = u[t + 1: t + 1 + m]
-        state["input"] = u[t].expand(ctx.batch, 1).clone()
-        state["teacher"] = teacher.expand(ctx.batch, m).clone()
+        t = ctx.t % self.steps
+        state["input"] = state["u"][t].expand(ctx.batch, 1)
+        state["teacher"] = state["teachers"][t].expand(ctx.batch, self.n_targets)
         return {"input": state["input"], "teacher": state["teacher"]}
