@@ -42,14 +42,14 @@ class ReservoirTask(Block):
     between the readout's reconstruction and ``u(t - k)``.
     ``mackey_glass``: ``u`` is the Mackey-Glass series (tau = 17, sampled every time unit,
     centred as ``x - 0.9``); teacher k is ``u(t + k)``: prediction 1..n_targets steps ahead.
-    The series is drawn from the circuit's seed and ``steps`` long; past its end it repeats (before
-    the start the memory teachers are 0).
+    The series is drawn from the circuit's seed and ``steps`` long; at its end the task stops:
+    input and teachers are 0 from then on (before the start the memory teachers are 0 too).
     """
 
     category = "inputs"
     task = param.Selector(default="memory", objects=["memory", "mackey_glass"], doc="benchmark")
     n_targets = param.Integer(40, bounds=(1, 1000), doc="delays (memory) or steps ahead (prediction)")
-    steps = param.Integer(6000, bounds=(10, 1_000_000), doc="length of the generated series")
+    steps = param.Integer(6000, bounds=(10, 1_000_000), doc="length of the task (steps); then it stops")
     structural = ("task",)
     footprint = {"memory": (("steps", 2),), "build": (("steps", 100),)}
 
@@ -71,7 +71,10 @@ class ReservoirTask(Block):
                 "input": ctx.zeros(ctx.batch, 1), "teacher": ctx.zeros(ctx.batch, m)}
 
     def step(self, ctx, p, state, inputs):
-        t = ctx.t % self.steps
-        state["input"] = state["u"][t].expand(ctx.batch, 1)
-        state["teacher"] = state["teachers"][t].expand(ctx.batch, self.n_targets)
+        t = ctx.t
+        if t >= self.steps:  # the task is over
+            state["input"], state["teacher"] = ctx.zeros(ctx.batch, 1), ctx.zeros(ctx.batch, self.n_targets)
+        else:
+            state["input"] = state["u"][t].expand(ctx.batch, 1)
+            state["teacher"] = state["teachers"][t].expand(ctx.batch, self.n_targets)
         return {"input": state["input"], "teacher": state["teacher"]}

@@ -12,7 +12,8 @@ class RidgeReadout(Block):
     After ``washout`` steps the (state, teacher) pairs of the next ``n_train`` steps are collected
     and ``W = (F^T F + lam I)^-1 F^T Y`` (with an unpenalised bias) is fitted once per batch row.
     From then on the readout outputs its predictions and scores them: the first ``n_val`` held-out
-    steps are the validation set (for choosing hyperparameters), every later step the test set.
+    steps are the validation set (for choosing hyperparameters), the next ``n_test`` the test set;
+    after those the readout keeps predicting but its scores no longer change.
     Scores per teacher signal: the squared correlation ``r2`` between prediction and teacher (its
     sum over signals is the memory capacity) and the NRMSE (RMS error / teacher's SD).
     """
@@ -22,6 +23,7 @@ class RidgeReadout(Block):
     washout = param.Integer(500, bounds=(0, None), doc="steps ignored first")
     n_train = param.Integer(2000, bounds=(1, None), doc="steps collected to fit the readout")
     n_val = param.Integer(1000, bounds=(0, None), doc="held-out steps used as the validation set")
+    n_test = param.Integer(1000, bounds=(1, None), doc="held-out steps scored as the test set; then scores hold")
     lam = param.Number(1e-6, bounds=(0.0, None), doc="ridge penalty")
     structural = ("lam",)
     footprint = {"memory": (("n_train", "batch", "features"), ("n_train", "batch", "n_out")),
@@ -59,6 +61,9 @@ class RidgeReadout(Block):
             return {"prediction": state["prediction"]}
         f = torch.cat([x, torch.ones_like(x[:, :1])], 1).double()
         pred = torch.einsum("bn,bnm->bm", f, state["W"])
+        if t >= self.n_train + self.n_val + self.n_test:
+            state["prediction"] = pred.to(ctx.dtype)
+            return {"prediction": state["prediction"]}
         part = "val" if t < self.n_train + self.n_val else "test"
         y = y.double()
         for key, value in (("sy", y), ("sp", pred), ("syy", y * y), ("spp", pred * pred), ("syp", y * pred)):
