@@ -74,8 +74,8 @@ def outcome(seconds: float | None = None) -> Outcome:
         lines.append(f"{label:<40}{s['capacity_test'][k]:>10.2f}{float(rates[k].mean()):>11.2f}{float(rates[k].std()):>9.2f}")
     lines.append("Seed study (5 seeds, every setting tuned on validation data): benchmarks/eibalance.py, docs/claims.md.")
     chart = {"kind": "bars", "title": "memory capacity (test)",
-             "series": {"global β": figures["capacity_global"], "adaptive, hetero ρ": figures["capacity_heterogeneous"],
-                        "adaptive, one ρ": figures["capacity_homogeneous"]}}
+             "series": {"global": figures["capacity_global"], "hetero": figures["capacity_heterogeneous"],
+                        "shared": figures["capacity_homogeneous"]}}
     return Outcome(figures, lines, chart)
 
 
