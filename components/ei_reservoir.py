@@ -3,9 +3,17 @@
 Seed paper: Srinivasan, Plenz & Girvan (2025), "Boosting Reservoir Computing with
 Brain-inspired Adaptive Dynamics" (arXiv:2504.12480). Its reservoir is made of discrete-time
 sigmoid *rate* units obeying Dale's law, not spiking neurons, so these blocks are rate units too
-(the Izhikevich neurons of the library would change the model the claim is about): the paper's
-point is the E/I balance of the recurrent input, which a sigmoid unit exposes directly as the
-operating point on its nonlinearity.
+(the library's Izhikevich neurons would change the model the claim is about): the paper's point
+is the E/I balance of the recurrent input, which a sigmoid unit exposes directly as its
+operating point on the nonlinearity.
+
+Sources, honestly: we could read the paper's abstract and introduction only. The update
+``V = (E - I) r + W_in u, r = sigmoid(gain (V - theta))``, the rule (each inhibitory weight onto
+unit i changes by ``eta (r_i - rho_i)``) and the defaults (in-degree 50, 80% excitatory, gain
+10, theta 0, 30% of units driven by weights uniform in +-0.25) follow a public re-implementation
+that quotes the paper's equations 1 and 7 and its Table I; the authors' code was not found. The
+distribution of heterogeneous targets is ours (uniform around a mean; that re-implementation
+uses Beta(2, 2), close to our mean 0.5, spread 0.8).
 """
 import param
 import torch
