@@ -30,10 +30,11 @@ class EIRateReservoir(Block):
     inputs, ``k_E = f_exc k`` from random excitatory units and ``k_I = k - k_E`` from random
     inhibitory ones, weights ``|N(w/k_E, 0.2 w/k_E)|`` and ``|N(w/k_I, 0.2 w/k_I)|``, so at
     ``beta = 1`` a unit's summed excitatory and inhibitory weights are both ``w`` on average
-    (balanced); ``beta > 1`` is over-inhibited, ``beta < 1`` excitation-dominated. A fraction
-    ``f_in`` of the units gets the input through weights uniform in ``[-sigma_in/2, sigma_in/2]``. ``beta`` is the single global E/I knob a conventional reservoir is
-    tuned with. The ``inhibition`` input (one value per unit, from ``InhibitoryHomeostasis``) is
-    added to each of that unit's incoming inhibitory weights, which stay >= 0 (Dale's law).
+    (balanced); ``beta > 1`` is over-inhibited, ``beta < 1`` excitation-dominated: the single
+    global E/I knob a conventional reservoir is tuned with. A fraction ``f_in`` of the units gets
+    the input through weights uniform in ``[-sigma_in/2, sigma_in/2]``. The ``inhibition`` input
+    (one value per unit, from ``InhibitoryHomeostasis``) is added to each of that unit's incoming
+    inhibitory weights, which stay >= 0 (Dale's law).
     The wiring is drawn from the circuit's seed and shared by all batch rows.
     """
 
@@ -123,8 +124,8 @@ class InhibitoryHomeostasis(Block):
     category = "plasticity"
     n = param.Integer(200, bounds=(1, None), doc="number of units")
     eta = param.Number(0.001, bounds=(0.0, None), doc="learning rate (weight change per unit rate error per step)")
-    rho_mean = param.Number(0.2, bounds=(0.0, 1.0), doc="mean target rate")
-    rho_spread = param.Number(0.5, bounds=(0.0, 1.0), doc="targets spread +- this fraction of the mean")
+    rho_mean = param.Number(0.35, bounds=(0.0, 1.0), doc="mean target rate")
+    rho_spread = param.Number(0.8, bounds=(0.0, 1.0), doc="targets spread +- this fraction of the mean")
     learn_ms = param.Number(2000.0, bounds=(0.0, None), doc="learning stops after this time (0: never)")
 
     inputs = {"rate": Port("value", required=True, doc="the units' rates")}
