@@ -51,7 +51,7 @@ class ReservoirTask(Block):
     n_targets = param.Integer(40, bounds=(1, 1000), doc="delays (memory) or steps ahead (prediction)")
     steps = param.Integer(6000, bounds=(10, 1_000_000), doc="length of the task (steps); then it stops")
     structural = ("task",)
-    footprint = {"memory": (("steps", 2),), "build": (("steps", 100),)}
+    footprint = {"memory": (("steps", "n_targets"), ("steps", 2)), "build": (("steps", 20000),)}  # Mackey-Glass: a Python loop
 
     outputs = {"input": Port("value", size=1, doc="u(t)"),
                "teacher": Port("value", size="n_targets", doc="what the readout should output now")}
