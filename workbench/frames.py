@@ -281,7 +281,7 @@ class FrameBuilder:
         sim = self.sim
         if sim.t - 1 < self.read_step:
             self.restart()
-        out = dict(t=sim.t, reset=self.was_reset, final=final, stamp=time.time())
+        out = dict(t=sim.t, reset=self.was_reset, final=final, stamp=time.time(), detail=detail)
         self.was_reset = False
         since, self.read_step = self.read_step, sim.t - 1
         self.frames += 1
