@@ -315,6 +315,8 @@ def main() -> None:
             runs.append((1_000_000, "cuda"))
         else:
             print("10^6 neurons on a GPU: no GPU (no CUDA device here), skipped", flush=True)
+    if not runs and not args.two_tabs:
+        return
     print(load(), flush=True)
     lat = parameter_latency()
     print(f"live parameter change at 10k neurons, server -> simulation: median {lat[len(lat) // 2] * 1000:.0f} ms, "

@@ -1,9 +1,10 @@
 """One browser session of the workbench: palette, canvas, inspector, run controls, live views.
 
 Each session builds its own ``Workbench`` (own circuit, simulation process, views); closing the
-tab stops its process. The process compiles and steps (``runner``); the frame tick, a periodic
-callback on the event loop, only handles its messages and forwards frames to the browser, with
-backpressure: the browser acknowledges painted frames and detail drops while it lags.
+tab stops its process. The process compiles and steps (``runner``); the frame tick runs on the
+event loop when a frame arrives (and on a timer for status and messages), draws it and asks for
+the next, with backpressure: the browser acknowledges painted frames, no frame is asked for
+while it lags (the simulation runs on; the next frame carries what it missed) and detail drops.
 """
 from __future__ import annotations
 

@@ -119,7 +119,7 @@ class Runner:
             elif kind == "error":
                 self.compiling, self.progress = False, None
             elif kind == "frame":
-                self.frames_pending = max(0, self.frames_pending - 1)
+                self.frames_pending = 0
                 self.status = {k: msg[1][k] for k in self.status}
             out.append(msg)
 
@@ -181,7 +181,7 @@ class Runner:
     def request_frame(self, detail: float = 1.0, final: bool = False) -> None:
         """Ask for the next frame: sent at once when idle or ``final``, else once ``FRAME_S`` has
         passed since the previous one."""
-        self.frames_pending += 1
+        self.frames_pending = 1  # requests not yet answered merge into one frame
         self._send("frame", float(detail), bool(final))
 
     def crash(self, exitcode: int = 70) -> None:

@@ -118,7 +118,8 @@ class _Batched:
                 self._pending.setdefault(k, []).append(np.asarray(v))
         self._frames = getattr(self, "_frames", 0) + 1
         every = SECONDARY_EVERY if frame.get("detail", 1.0) >= 0.75 else 2 * SECONDARY_EVERY
-        if not self._pending or (self._frames % every and not frame.get("final")):
+        settled = frame.get("final") or not (frame.get("running", True) or frame.get("pending"))  # paused, stepped
+        if not self._pending or (self._frames % every and not settled):
             return None
         out = {k: np.concatenate(v) for k, v in self._pending.items()}
         self._pending = {}
