@@ -86,7 +86,7 @@ class RasterView:
             got = frame.get("raster_image")
             if got is not None:
                 img = got["image"]
-                top = float(np.percentile(img, 99.5)) if img.size else 0.0
+                top = float(np.percentile(img[:, ::4], 99.5)) if img.size else 0.0  # a sample sets the scale
                 self.mapper.high = max(10.0, round(top, -1))
                 self.source.data = dict(image=[img], x=[got["x"]], dw=[got["dw"]], dh=[got["rows"]])
                 self.points += int(img.shape[1])
