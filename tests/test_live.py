@@ -56,10 +56,10 @@ def test_the_simulation_runs_on_while_no_frame_is_asked_and_the_next_frame_carri
         # paced: asked at once after a frame, the next one while running comes FRAME_S later
         runner.run()
         runner.request_frame()
-        _, at1 = _wait(runner, "frame")
+        (_, f1), _ = _wait(runner, "frame")
         runner.request_frame()
-        (_, f2), at2 = _wait(runner, "frame")
-        assert at2 - at1 >= FRAME_S * 0.8 and f2["running"]
+        (_, f2), _ = _wait(runner, "frame")
+        assert f2["stamp"] - f1["stamp"] >= FRAME_S * 0.99 and f2["running"]  # built that far apart
     finally:
         runner.close()
 

@@ -179,8 +179,8 @@ class Runner:
         self.wake = wake
 
     def request_frame(self, detail: float = 1.0, final: bool = False) -> None:
-        """Ask for the next frame: sent at once when idle or ``final``, else once ``FRAME_S`` has
-        passed since the previous one."""
+        """Ask for the next frame: sent at once if ``final``, else once ``FRAME_S`` (running) or
+        ``IDLE_FRAME_S`` (paused) has passed since the previous one."""
         self.frames_pending = 1  # requests not yet answered merge into one frame
         self._send("frame", float(detail), bool(final))
 

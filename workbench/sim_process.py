@@ -6,7 +6,8 @@ stepping chunks of ~10 ms, so a live parameter change or a pause applies within 
 Frames are built here (``frames.FrameBuilder``: thinned, binned and decimated), so the server
 only forwards small arrays to the browser. The server asks for the next frame as soon as it has
 drawn one; the answer comes once ``FRAME_S`` has passed since the previous frame (paced here,
-not by a polling timer on the server), carrying everything recorded since. Nothing here waits
+not by a polling timer on the server; ``IDLE_FRAME_S`` while paused; at once for the final frame
+of a run), carrying everything recorded since. Nothing here waits
 for the server: messages leave through a sender thread, and while the browser lags no frame is
 asked for, the simulation runs on and the next frame merges what it missed. No Panel or Bokeh
 is imported here.
@@ -31,6 +32,7 @@ from .frames import FrameBuilder
 CHUNK_SECONDS = 0.01  # target wall time of one stepping chunk (commands wait at most this)
 PROGRESS_EVERY_S = 0.2
 FRAME_S = 0.04  # least wall time between two frames while running (25 frames/s at most)
+IDLE_FRAME_S = 0.1  # the same while paused (the server asks again as soon as a frame arrives)
 
 
 class SimulationSession:
@@ -158,9 +160,9 @@ class SimulationSession:
         window_start, window_steps = time.perf_counter(), 0
         while True:
             busy = (self.running or self.pending) and self.sim is not None
-            if self.wanted is not None:
-                due = self.frame_at + FRAME_S - time.perf_counter()
-                if not busy or self.wanted[1] or due <= 0:
+            if self.wanted is not None:  # paused, frames only carry the status: fewer of them
+                due = self.frame_at + (FRAME_S if busy else IDLE_FRAME_S) - time.perf_counter()
+                if self.wanted[1] or due <= 0:
                     try:
                         self.send_frame()
                     except Exception as e:  # noqa: BLE001
