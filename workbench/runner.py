@@ -5,8 +5,9 @@ and stepping never hold the server's interpreter: drawing cannot slow the simula
 long compile in one tab cannot freeze another tab. Commands go down a pipe (they never wait
 for an answer); a reader thread puts every answer on ``messages``, which the session drains
 on its event loop (``poll``); ``wake``, if set, is called (on the reader thread) when a frame
-arrives, so the session can draw it at once instead of at its next timer tick. If the process dies, ``("crashed", exitcode)`` is queued and
-``restart`` starts a fresh one (the circuit lives in the server, so nothing is lost).
+arrives, so the session draws it at once instead of at its next timer tick. If the process
+dies, ``("crashed", exitcode)`` is queued and ``restart`` starts a fresh one (the circuit lives
+in the server, so nothing is lost).
 """
 from __future__ import annotations
 

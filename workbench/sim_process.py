@@ -7,10 +7,9 @@ Frames are built here (``frames.FrameBuilder``: thinned, binned and decimated), 
 only forwards small arrays to the browser. The server asks for the next frame as soon as it has
 drawn one; the answer comes once ``FRAME_S`` has passed since the previous frame (paced here,
 not by a polling timer on the server; ``IDLE_FRAME_S`` while paused; at once for the final frame
-of a run), carrying everything recorded since. Nothing here waits
-for the server: messages leave through a sender thread, and while the browser lags no frame is
-asked for, the simulation runs on and the next frame merges what it missed. No Panel or Bokeh
-is imported here.
+of a run), carrying everything recorded since. Nothing here waits for the server: messages
+leave through a sender thread, and while the browser lags no frame is asked for, the simulation
+runs on and the next frame merges what it missed. No Panel or Bokeh is imported here.
 
 Messages to the server: ``("progress", stage, fraction, seconds)`` while compiling,
 ``("loaded", layout)``, ``("frame", data)``, ``("set", block, name, error, sent_at, t)``,
@@ -105,7 +104,7 @@ class SimulationSession:
             except (CircuitError, ValueError, AttributeError) as e:
                 problem = str(e)
             self.send("set", block, name, problem, sent_at, self.sim.t if self.sim else 0)
-        elif kind == "frame":  # sent by the loop: at once when idle or final, else paced
+        elif kind == "frame":  # built by the loop: at once if final, else paced; requests merge
             self.wanted = (args[0], args[1] or (self.wanted or (0, False))[1])
         elif kind == "crash":  # for tests: die as a native fault would, without cleaning up
             os._exit(int(args[0]))

@@ -116,7 +116,7 @@ class _Batched:
         if data is not None and len(data["t"]):
             for k, v in data.items():
                 self._pending.setdefault(k, []).append(np.asarray(v))
-        self._frames = getattr(self, "_frames", 0) + 1
+        self._frames += 1
         every = SECONDARY_EVERY if frame.get("detail", 1.0) >= 0.75 else 2 * SECONDARY_EVERY
         settled = frame.get("final") or not (frame.get("running", True) or frame.get("pending"))  # paused, stepped
         if not self._pending or (self._frames % every and not settled):
@@ -141,7 +141,7 @@ class RateView(_Batched):
         fig.legend.location, fig.legend.label_text_font_size = "top_left", "9px"
         fig.legend.background_fill_alpha = 0.5
         self.panel = pn.pane.Bokeh(fig, sizing_mode="stretch_width")
-        self._pending = {}
+        self._pending, self._frames = {}, 0
 
     @staticmethod
     def _col(path: str) -> str:
@@ -151,6 +151,7 @@ class RateView(_Batched):
         if frame.get("reset"):
             self.source.data = {k: [] for k in self.source.data}
             self._pending = {}
+            _scroll(self.x_range, frame["t"] * self.dt)
         got = self._batch(frame, frame.get("rates"))
         if got is None:
             return
@@ -171,12 +172,13 @@ class TraceView(_Batched):
         for i in range(TRACE_LINES):
             fig.line("t", f"y{i}", source=self.source, color=Category10_10[i], line_width=1)
         self.panel = pn.pane.Bokeh(fig, sizing_mode="stretch_width")
-        self._pending = {}
+        self._pending, self._frames = {}, 0
 
     def update(self, frame: dict) -> None:
         if frame.get("reset"):
             self.source.data = {k: [] for k in self.source.data}
             self._pending = {}
+            _scroll(self.x_range, frame["t"] * self.dt)
         got = frame.get("traces", {}).get(self.path)
         data = None
         if got is not None:
