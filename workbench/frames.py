@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 
 import networkx as nx
 import numpy as np
@@ -56,17 +57,16 @@ def _binned(matrix_pre, matrix_post, weights, n_pre, n_post, cells=None):
     return m.reshape(shape)
 
 
-_CELLS: dict = {}  # synapse index tensors -> their cells: a redraw only sums the weights
+_CELLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # synapses -> their cells
 
 
 def _synapse_cells(syn):
-    key = (id(syn.pre), id(syn.post))
-    kept = _CELLS.get(key)
+    """The cells of a projection's synapses, kept while it lives and its index tensors stay the
+    same: a redraw only sums the weights."""
+    kept = _CELLS.get(syn)
     if kept is None or kept[0] is not syn.pre or kept[1] is not syn.post:
-        if len(_CELLS) > 16:
-            _CELLS.clear()
-        cells = _cells(syn.pre.cpu().numpy(), syn.post.cpu().numpy(), syn.n_pre, syn.n_post)
-        kept = _CELLS[key] = (syn.pre, syn.post, cells)
+        kept = _CELLS[syn] = (syn.pre, syn.post, _cells(syn.pre.cpu().numpy(), syn.post.cpu().numpy(),
+                                                        syn.n_pre, syn.n_post))
     return kept[2]
 
 
