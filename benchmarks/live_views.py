@@ -127,8 +127,10 @@ SIM_TIME = """() => { for (const d of Bokeh.documents) for (const m of d.all_mod
 
 
 def sim_time(page) -> float:
-    """Simulated ms the page has drawn: the newest population-rate bin (10 ms wide)."""
-    return float(page.evaluate(SIM_TIME))
+    """Simulated ms the page shows: the newest population-rate bin (10 ms wide; rates redraw
+    every 2nd to 4th frame) or the status line's time (4 updates a second), whichever is later."""
+    found = re.findall(r"t = ([\d.,]+) ms", status(page))
+    return max(float(page.evaluate(SIM_TIME)), float(found[-1].replace(",", "")) if found else 0.0)
 
 
 def open_page(browser, url):
