@@ -121,9 +121,9 @@ def status(page) -> str:
     return page.locator(".wb-status").evaluate("e => e.shadowRoot ? e.shadowRoot.textContent : e.textContent")
 
 
-SIM_TIME = """() => { for (const d of Bokeh.documents) for (const m of d.all_models)
-  if (m.name === "wb-rates") { const t = m.data.t; return t.length ? t[t.length - 1] : 0; }
-  return 0; }"""
+SIM_TIME = """() => { let last = 0; for (const d of Bokeh.documents) for (const m of d.all_models)
+  if (m.name === "wb-rates" && m.data.t.length) last = Math.max(last, m.data.t[m.data.t.length - 1]);
+  return last; }"""  # a replaced dashboard's source may linger in the document: take the latest
 
 
 def sim_time(page) -> float:
