@@ -4,10 +4,12 @@ versus headless, lag from a frame's data to its paint, and time from Run to the 
 Runs the real server (``python app.py``) and headless Chromium; each CUBA circuit is opened
 through the page's file input, as a user would (1k and 10k neurons: CUBA as published, p = 0.02;
 larger: CUBA-like with 100 synapses per neuron, ~10M synapses at 100k). ``--two-tabs`` measures
-how long one tab's display stalls while another tab compiles the BDH demo. ``--gpu`` adds 10^6
-neurons with the simulation on CUDA (skipped, with a line saying so, without a GPU).
+how long one tab's display stalls while another tab compiles the BDH demo. 10^6 neurons are
+simulated on CUDA when a GPU is there; without one a line says "no GPU" and the rest runs.
+CPU seconds per wall second of the server, the simulation process and the browser show where
+the machine's cores go while a size is displayed.
 
-    python benchmarks/live_views.py [--seconds 10] [--sizes 1000 10000 100000] [--two-tabs] [--gpu]
+    python benchmarks/live_views.py [--seconds 8] [--sizes 1000 10000 100000] [--two-tabs] [--no-gpu]
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import re
 import statistics
 import sys
 import time
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,24 +53,84 @@ def circuit_for(n: int):
     return cuba(n) if n <= 10_000 else cuba(n, p=100 / n)
 
 
-def headless_steps_per_second(n: int, seconds: float, device: str = "cpu") -> float:
+def headless_steps_per_second(n: int, seconds: float, device: str = "cpu", sim=None) -> tuple[float, object]:
+    """Steps/s of the same circuit compiled the same way (every default recorder on), one
+    thread, no views: what the simulation does with nothing drawn."""
     torch.set_num_threads(1)
-    sim = compile(circuit_for(n), dt=DT, seed=0, device=device)
-    sim.step(50)
-    start, steps = time.perf_counter(), 0
-    while time.perf_counter() - start < seconds:
-        sim.step(100)
-        steps += 100
-    return steps / (time.perf_counter() - start)
+    if sim is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sim = compile(circuit_for(n), dt=DT, seed=0, device=device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # recorders full: they keep the newest, as in the app
+        sim.step(50)
+        start, steps = time.perf_counter(), 0
+        while time.perf_counter() - start < seconds:
+            sim.step(100)
+            steps += 100
+    return steps / (time.perf_counter() - start), sim
+
+
+def _cpu_seconds() -> dict[int, tuple[str, int, float]]:
+    """pid -> (command name, parent pid, user + system CPU seconds) of every process (Linux)."""
+    tick, out = os.sysconf("SC_CLK_TCK"), {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                raw = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            name, rest = raw[raw.index("(") + 1: raw.rindex(")")], raw[raw.rindex(")") + 2:].split()
+            out[int(entry)] = (name, int(rest[1]), (int(rest[11]) + int(rest[12])) / tick)
+    return out
+
+
+def _descendants(table, root: int) -> set[int]:
+    found, grew = {root}, True
+    while grew:
+        more = {pid for pid, (_, parent, _) in table.items() if parent in found} - found
+        found |= more
+        grew = bool(more)
+    return found
+
+
+class CpuShares:
+    """CPU seconds per wall second of the server (its event loop and threads), its simulation
+    processes and the browser over a window: where the machine's two cores go."""
+
+    def __init__(self, server_pid: int):
+        self.server_pid = server_pid
+        self.before, self.start = self._groups(), time.perf_counter()
+
+    def _groups(self) -> dict[str, float]:
+        table = _cpu_seconds()
+        server_tree = _descendants(table, self.server_pid)
+        browser = {pid for pid in _descendants(table, os.getpid()) if "chrom" in table[pid][0].lower()}
+        browser = set().union(*(_descendants(table, pid) for pid in browser)) if browser else set()
+        groups = dict(server=table[self.server_pid][2] if self.server_pid in table else 0.0,
+                      simulation=sum(table[pid][2] for pid in server_tree - {self.server_pid}),
+                      browser=sum(table[pid][2] for pid in browser))
+        return groups
+
+    def shares(self) -> dict[str, float]:
+        after, wall = self._groups(), time.perf_counter() - self.start
+        return {k: (after[k] - self.before[k]) / wall for k in after}
 
 
 def status(page) -> str:
     return page.locator(".wb-status").evaluate("e => e.shadowRoot ? e.shadowRoot.textContent : e.textContent")
 
 
+SIM_TIME = """() => { let last = 0; for (const d of Bokeh.documents) for (const m of d.all_models)
+  if (m.name === "wb-rates" && m.data.t.length) last = Math.max(last, m.data.t[m.data.t.length - 1]);
+  return last; }"""  # a replaced dashboard's source may linger in the document: take the latest
+
+
 def sim_time(page) -> float:
+    """Simulated ms the page shows: the newest population-rate bin (10 ms wide; rates redraw
+    every 2nd to 4th frame) or the status line's time (4 updates a second), whichever is later."""
     found = re.findall(r"t = ([\d.,]+) ms", status(page))
-    return float(found[-1].replace(",", "")) if found else 0.0
+    return max(float(page.evaluate(SIM_TIME)), float(found[-1].replace(",", "")) if found else 0.0)
 
 
 def open_page(browser, url):
@@ -95,7 +158,7 @@ def open_circuit(page, n: int) -> None:
     raise TimeoutError(f"the CUBA circuit did not open ({page.locator('.react-flow__node').count()} nodes)")
 
 
-def displayed(browser, url: str, n: int, seconds: float) -> dict:
+def displayed(browser, url: str, n: int, seconds: float, server_pid: int) -> dict:
     context, page, canvas_ready = open_page(browser, url)
     opened = time.perf_counter()
     open_circuit(page, n)  # the workbench compiles an opened circuit at once, ahead of Run
@@ -108,15 +171,18 @@ def displayed(browser, url: str, n: int, seconds: float) -> dict:
     page.evaluate(COUNT_FRAMES)
     lags_before = page.evaluate("() => window.__wbLags.length")
     t0, w0 = sim_time(page), time.perf_counter()
+    cpu = CpuShares(server_pid)
     time.sleep(seconds)
     frames = page.evaluate("() => window.__frames")
     t1, w1 = sim_time(page), time.perf_counter()
+    shares = cpu.shares()
     lags = page.evaluate(f"() => window.__wbLags.slice({lags_before})")
+    detail = re.findall(r"detail (\d+)%", status(page))
     page.get_by_role("button", name="Pause", exact=True).click()
     context.close()
     lags = sorted(lags) or [float("nan")]
     return dict(canvas_ready=canvas_ready, run_to_first_frame=run_to_frame, open_to_first_frame=open_to_frame,
-                fps=frames / (w1 - w0),
+                fps=frames / (w1 - w0), cpu=shares, detail=int(detail[-1]) if detail else 100,
                 steps_per_second=(t1 - t0) / DT / (w1 - w0), lag_median=lags[len(lags) // 2],
                 lag_p90=lags[int(len(lags) * 0.9)])
 
@@ -222,30 +288,45 @@ def parameter_latency(n: int = 10_000, changes: int = 20) -> list[float]:
         runner.close()
 
 
+HEADER = ("  neurons  frames/s  steps/s shown  headless  ratio  lag s med/p90  Run->1st frame  Open->1st frame  "
+          "detail  CPU s/s: server sim browser")
+
+
 def table_row(n, shown, alone):
-    return (f"{n:>9,}  {shown['fps']:8.1f}  {shown['steps_per_second']:10,.0f}  {alone:10,.0f}  "
-            f"{shown['steps_per_second'] / alone:6.2f}  {shown['lag_median']:6.2f} / {shown['lag_p90']:4.2f}  "
-            f"{shown['canvas_ready']:6.1f} s  {shown['run_to_first_frame']:6.2f} s  {shown['open_to_first_frame']:6.2f} s")
+    c = shown["cpu"]
+    return (f"{n:>9,}  {shown['fps']:8.1f}  {shown['steps_per_second']:13,.0f}  {alone:8,.0f}  "
+            f"{shown['steps_per_second'] / alone:5.2f}  {shown['lag_median']:6.2f} / {shown['lag_p90']:4.2f}  "
+            f"{shown['run_to_first_frame']:12.2f} s  {shown['open_to_first_frame']:13.2f} s  {shown['detail']:5d}%  "
+            f"{c['server']:.2f} {c['simulation']:.2f} {c['browser']:.2f}")
+
+
+def load() -> str:
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg()) + f" on {os.cpu_count()} CPUs"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=8.0, help="measured window per size")
     parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000, 100000])
     parser.add_argument("--two-tabs", action="store_true")
-    parser.add_argument("--gpu", action="store_true", help="add 10^6 neurons simulated on CUDA")
+    parser.add_argument("--no-gpu", action="store_true", help="leave out 10^6 neurons on CUDA")
     args = parser.parse_args()
     runs = [(n, "cpu") for n in args.sizes]
-    if args.gpu:
+    if not args.no_gpu:
         if torch.cuda.is_available():
             runs.append((1_000_000, "cuda"))
         else:
-            print("10^6 neurons on a GPU: skipped (no CUDA device here)", flush=True)
+            print("10^6 neurons on a GPU: no GPU (no CUDA device here), skipped", flush=True)
+    if not runs and not args.two_tabs:
+        return
+    print(load(), flush=True)
     lat = parameter_latency()
     print(f"live parameter change at 10k neurons, server -> simulation: median {lat[len(lat) // 2] * 1000:.0f} ms, "
           f"max {lat[-1] * 1000:.0f} ms over {len(lat)} changes", flush=True)
-    print("  neurons  frames/s  steps/s shown  headless  ratio  lag s med/p90  canvas  Run->1st frame  "
-          "Open->1st frame", flush=True)
+    print("headless: the same circuit stepped alone, just before and just after the displayed window "
+          "(mean of the two); ratio = shown / headless", flush=True)
+    print(HEADER, flush=True)
+    headless_s = min(args.seconds / 2, 4.0)
     for device in sorted({d for _, d in runs} | ({"cpu"} if args.two_tabs else set())):
         os.environ["WORKBENCH_DEVICE"] = device  # read by the server's simulation processes
         proc, url = start_server()
@@ -255,9 +336,12 @@ def main() -> None:
                 for n, d in runs:
                     if d != device:
                         continue
-                    shown = displayed(browser, url, n, args.seconds)
-                    alone = headless_steps_per_second(n, min(args.seconds, 5.0), device)
-                    print(table_row(n, shown, alone) + ("  (CUDA)" if device == "cuda" else ""), flush=True)
+                    before, sim = headless_steps_per_second(n, headless_s, device)
+                    shown = displayed(browser, url, n, args.seconds, proc.pid)
+                    after, _ = headless_steps_per_second(n, headless_s, device, sim)
+                    del sim
+                    print(table_row(n, shown, (before + after) / 2) + ("  (CUDA)" if device == "cuda" else "")
+                          + f"   [headless {before:,.0f} / {after:,.0f}; {load()}]", flush=True)
                 if args.two_tabs and device == "cpu":
                     work = event_loop_work()
                     print(f"server event loop, longest callback (CPU s): BDH opened {work['open']:.3f}, while it "

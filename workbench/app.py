@@ -1,9 +1,10 @@
 """One browser session of the workbench: palette, canvas, inspector, run controls, live views.
 
 Each session builds its own ``Workbench`` (own circuit, simulation process, views); closing the
-tab stops its process. The process compiles and steps (``runner``); the frame tick, a periodic
-callback on the event loop, only handles its messages and forwards frames to the browser, with
-backpressure: the browser acknowledges painted frames and detail drops while it lags.
+tab stops its process. The process compiles and steps (``runner``); the frame tick runs on the
+event loop when a frame arrives (and on a timer for status and messages), draws it and asks for
+the next, with backpressure: the browser acknowledges painted frames, no frame is asked for
+while it lags (the simulation runs on; the next frame carries what it missed) and detail drops.
 """
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ FRAME_MS = 50  # 20 frames per second at most
 MAX_LAG_S = 0.25  # skip frames while the oldest unpainted frame is older than this
 QUICK_PAINT_S = 0.12  # a frame painted this fast raises the detail again; slower than MAX_LAG_S lowers it
 MIN_DETAIL = 0.25
+STATUS_EVERY_S = 0.25  # least time between two updates of the running status line
 ACK_GIVE_UP_S = 3.0  # a browser that never acknowledges (hidden tab) gets a frame this often
 STEP_BUTTON_STEPS = 100
 PALETTE_HEIGHT = 360  # px: the palette scrolls, so the inspector stays in view below it
@@ -98,6 +100,7 @@ class Workbench:
         self._shown_error = None
         self._last_t = -1
         self._message_at = 0.0
+        self._status_at = 0.0
         self.frames_sent = 0
         self.detail = 1.0  # what a frame carries (0.25..1): drops while the browser lags
         self._after_load = None  # what to do when the compile answers ("run", ("step", n))
@@ -636,6 +639,7 @@ class Workbench:
                     self.detail = max(MIN_DETAIL, self.detail * 0.7)
                 elif now - sent < QUICK_PAINT_S:
                     self.detail = min(1.0, self.detail * 1.15)
+        self._request_frame()  # a frame held back while the browser lagged goes now
 
     def tick(self, final: bool = False) -> None:
         """Handle the process's messages, draw the frame it sent, ask for the next (~20 Hz); a
@@ -661,6 +665,11 @@ class Workbench:
             self.notify(f"{runner.error} Press Reset to start again.", "danger")
             final = True
         self._status()
+        self._request_frame(final)
+
+    def _request_frame(self, final: bool = False) -> None:
+        """Ask the process for the next frame unless one is on its way or the browser lags."""
+        runner = self.runner
         if runner.layout is None or runner.compiling or (runner.frames_pending and not final):
             return
         if self._sent and not final:
@@ -709,8 +718,10 @@ class Workbench:
             elif self._last_change:
                 text += f" · {self._last_change}"
         html = f"<span title='simulation process {runner.pid}' data-pid='{runner.pid}'>{text}</span>"
-        if self.status.object != html:
-            self.status.object = html
+        # while running only the clock moves: 4 updates a second, as each one restyles the page
+        steady = runner.running and self.status.object.startswith(html.partition(" · ")[0])
+        if self.status.object != html and not (steady and time.monotonic() - self._status_at < STATUS_EVERY_S):
+            self.status.object, self._status_at = html, time.monotonic()
 
     def close(self) -> None:
         self.runner.close()
@@ -728,6 +739,7 @@ def create_app(token: str | None = None):
                                     "the server printed (it ends in `?token=...`).", css_classes=["wb-denied"])
     wb = Workbench()
     callback = pn.state.add_periodic_callback(wb.tick, period=FRAME_MS)
+    wb.runner.draw_frames_with(pn.state.curdoc, wb.tick)  # a frame is drawn when it arrives, not at the next tick
 
     def destroyed(_ctx):
         callback.stop()

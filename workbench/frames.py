@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 
 import networkx as nx
 import numpy as np
@@ -40,17 +41,33 @@ def thin(n: int, limit: int) -> np.ndarray:
 
 
 # -- matrices ------------------------------------------------------------------------------------
-def _binned(matrix_pre, matrix_post, weights, n_pre, n_post):
-    """Mean weight per (pre bin, post bin): a bounded image of any sized connectivity."""
+def _cells(matrix_pre, matrix_post, n_pre, n_post):
+    """Cell of each entry in the bounded image and how many entries each cell holds."""
     bp, bq = min(n_pre, HEATMAP_CELLS), min(n_post, HEATMAP_CELLS)
-    i = matrix_pre * bp // max(n_pre, 1)
-    j = matrix_post * bq // max(n_post, 1)
-    flat = i * bq + j
-    total = np.bincount(flat, weights=weights, minlength=bp * bq)
-    count = np.bincount(flat, minlength=bp * bq)
+    flat = (matrix_pre * bp // max(n_pre, 1)) * bq + matrix_post * bq // max(n_post, 1)
+    return flat, np.bincount(flat, minlength=bp * bq), (bp, bq)
+
+
+def _binned(matrix_pre, matrix_post, weights, n_pre, n_post, cells=None):
+    """Mean weight per (pre bin, post bin): a bounded image of any sized connectivity."""
+    flat, count, shape = cells or _cells(matrix_pre, matrix_post, n_pre, n_post)
+    total = np.bincount(flat, weights=weights, minlength=count.size)
     with np.errstate(invalid="ignore"):
         m = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    return m.reshape(bp, bq)
+    return m.reshape(shape)
+
+
+_CELLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # synapses -> their cells
+
+
+def _synapse_cells(syn):
+    """The cells of a projection's synapses, kept while it lives and its index tensors stay the
+    same: a redraw only sums the weights."""
+    kept = _CELLS.get(syn)
+    if kept is None or kept[0] is not syn.pre or kept[1] is not syn.post:
+        kept = _CELLS[syn] = (syn.pre, syn.post, _cells(syn.pre.cpu().numpy(), syn.post.cpu().numpy(),
+                                                        syn.n_pre, syn.n_post))
+    return kept[2]
 
 
 def _synapses_of(sim: Simulator, path: str):
@@ -65,9 +82,8 @@ def heatmap_matrix(sim: Simulator, path: str) -> np.ndarray:
     value = sim.probe_value(path)
     syn = _synapses_of(sim, path)
     if syn is not None:
-        pre, post = syn.pre.cpu().numpy(), syn.post.cpu().numpy()
-        w = syn.w[0].detach().cpu().numpy().astype(np.float64)
-        return _binned(pre, post, w, syn.n_pre, syn.n_post)
+        w = syn.w[0].detach().cpu().numpy()
+        return _binned(None, None, w, syn.n_pre, syn.n_post, cells=_synapse_cells(syn))
     if value.dim() >= 3:
         m = value[0].detach().cpu().numpy().astype(np.float64)
         m = m.reshape(m.shape[0], -1)
@@ -196,9 +212,13 @@ class FrameBuilder:
         self._raster_rows()
         self.connectome = connectome_layout(sim) if self.rasters else None
         if self.connectome is not None:
-            self.node_index = {}
+            self.node_slot = {}  # raster path -> connectome node of each neuron (-1: not sampled)
+            by_block = {p.split(".")[0]: p for p in self.rasters}
             for k, (b, i) in enumerate(self.connectome["nodes"]):
-                self.node_index.setdefault(b, {})[i] = k
+                if b in by_block:
+                    p = by_block[b]
+                    slots = self.node_slot.setdefault(p, np.full(self.widths[p], -1, dtype=np.int64))
+                    slots[i] = k
         self.columns = IMAGE_COLUMNS  # time bins counted (at full resolution)
         self.restart()
 
@@ -254,13 +274,14 @@ class FrameBuilder:
         self.image_top = -1  # newest image time bin touched
         self.was_reset = True  # the next frame tells the views to start again
         self.sampled_t = None  # step at which heatmaps / the live metric were last sent
+        self.heatmap_sent = {}  # probe -> the matrix the views show
 
     def frame(self, detail: float = 1.0, final: bool = False) -> dict:
         """What the recorders gained since the previous frame, ready to draw."""
         sim = self.sim
         if sim.t - 1 < self.read_step:
             self.restart()
-        out = dict(t=sim.t, reset=self.was_reset, final=final, stamp=time.time())
+        out = dict(t=sim.t, reset=self.was_reset, final=final, stamp=time.time(), detail=detail)
         self.was_reset = False
         since, self.read_step = self.read_step, sim.t - 1
         self.frames += 1
@@ -286,7 +307,12 @@ class FrameBuilder:
         out["traces"] = traces
         moved = sim.t != self.sampled_t  # heatmaps and the live metric: only when the simulator moved
         if moved and self.heatmaps and (final or self.frames % HEATMAP_EVERY == 0):
-            out["heatmaps"] = {p: heatmap_matrix(sim, p) for p in self.heatmaps}
+            changed = {}
+            for p in self.heatmaps:  # an unchanged matrix (weights nothing learns on) is not sent again
+                m = heatmap_matrix(sim, p)
+                if not np.array_equal(m, self.heatmap_sent.get(p), equal_nan=True):
+                    changed[p] = self.heatmap_sent[p] = m
+            out["heatmaps"] = changed
             self.sampled_t = sim.t
         if moved and self.live is not None and (final or self.frames % LIVE_EVERY == 0):
             out["live"] = (sim.time, self.live(sim))
@@ -356,14 +382,8 @@ class FrameBuilder:
         """Spikes per sampled connectome neuron since the previous frame."""
         counts = np.zeros(len(self.connectome["nodes"]))
         for p in self.rasters:
-            lookup = self.node_index.get(p.split(".")[0], {})
-            if not lookup:
-                continue
-            neurons = events[p][:, 2]
-            index = np.fromiter(lookup.keys(), dtype=np.int64)
-            slots = np.fromiter(lookup.values(), dtype=np.int64)
-            hit = np.isin(neurons, index)
-            if hit.any():
-                pos = np.searchsorted(index, neurons[hit])  # thin() indices are sorted
-                np.add.at(counts, slots[pos], 1)
+            slots = self.node_slot.get(p)
+            if slots is not None:
+                hit = slots[events[p][:, 2]]  # a lookup per spike: no search, no Python loop
+                counts += np.bincount(hit[hit >= 0], minlength=len(counts))
         return counts

@@ -4,8 +4,10 @@ The simulator lives in its own process (``sim_process``, started with spawn), so
 and stepping never hold the server's interpreter: drawing cannot slow the simulation and a
 long compile in one tab cannot freeze another tab. Commands go down a pipe (they never wait
 for an answer); a reader thread puts every answer on ``messages``, which the session drains
-on its event loop (``poll``). If the process dies, ``("crashed", exitcode)`` is queued and
-``restart`` starts a fresh one (the circuit lives in the server, so nothing is lost).
+on its event loop (``poll``); ``wake``, if set, is called (on the reader thread) when a frame
+arrives, so the session draws it at once instead of at its next timer tick. If the process
+dies, ``("crashed", exitcode)`` is queued and ``restart`` starts a fresh one (the circuit lives
+in the server, so nothing is lost).
 """
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ class Runner:
     def __init__(self):
         self.messages: queue.SimpleQueue = queue.SimpleQueue()
         self._closed = False
+        self.wake = None  # called from the reader thread when a frame arrives
         self._start()
 
     def _start(self) -> None:
@@ -71,6 +74,8 @@ class Runner:
                     self.messages.put(("crashed", process.exitcode))
                 return
             self.messages.put(msg)
+            if msg[0] == "frame" and self.wake is not None:
+                self.wake()
 
     def _send(self, *msg) -> None:
         try:
@@ -115,7 +120,7 @@ class Runner:
             elif kind == "error":
                 self.compiling, self.progress = False, None
             elif kind == "frame":
-                self.frames_pending = max(0, self.frames_pending - 1)
+                self.frames_pending = 0
                 self.status = {k: msg[1][k] for k in self.status}
             out.append(msg)
 
@@ -150,8 +155,34 @@ class Runner:
         """Applied between two stepping chunks; ``("set", ..., error, sent_at, t)`` answers."""
         self._send("set", block, name, value, time.monotonic())
 
+    def draw_frames_with(self, doc, tick) -> None:
+        """Call ``tick`` on ``doc``'s event loop (holding its lock) as soon as a frame arrives:
+        no polling timer between a frame and its drawing. Wake-ups coalesce."""
+        if doc is None or doc.session_context is None:
+            return
+        from panel.io.state import set_curdoc
+
+        woken = threading.Event()
+
+        def draw():
+            woken.clear()
+            with set_curdoc(doc):
+                tick()
+
+        def wake():
+            if not woken.is_set():
+                woken.set()
+                try:
+                    doc.add_next_tick_callback(draw)
+                except Exception:  # noqa: BLE001 - the session is gone; the reader thread goes on
+                    woken.clear()
+
+        self.wake = wake
+
     def request_frame(self, detail: float = 1.0, final: bool = False) -> None:
-        self.frames_pending += 1
+        """Ask for the next frame: sent at once if ``final``, else once ``FRAME_S`` (running) or
+        ``IDLE_FRAME_S`` (paused) has passed since the previous one."""
+        self.frames_pending = 1  # requests not yet answered merge into one frame
         self._send("frame", float(detail), bool(final))
 
     def crash(self, exitcode: int = 70) -> None:

@@ -3,8 +3,13 @@
 It owns the compiled simulator, so neither compiling nor stepping ever holds the server's
 interpreter (its GIL or its event loop). Commands arrive through a pipe and are handled between
 stepping chunks of ~10 ms, so a live parameter change or a pause applies within one chunk.
-Frames are built here on request (``frames.FrameBuilder``: thinned, binned and decimated), so
-the server only forwards small arrays to the browser. No Panel or Bokeh is imported here.
+Frames are built here (``frames.FrameBuilder``: thinned, binned and decimated), so the server
+only forwards small arrays to the browser. The server asks for the next frame as soon as it has
+drawn one; the answer comes once ``FRAME_S`` has passed since the previous frame (paced here,
+not by a polling timer on the server; ``IDLE_FRAME_S`` while paused; at once for the final frame
+of a run), carrying everything recorded since. Nothing here waits for the server: messages
+leave through a sender thread, and while the browser lags no frame is asked for, the simulation
+runs on and the next frame merges what it missed. No Panel or Bokeh is imported here.
 
 Messages to the server: ``("progress", stage, fraction, seconds)`` while compiling,
 ``("loaded", layout)``, ``("frame", data)``, ``("set", block, name, error, sent_at, t)``,
@@ -13,6 +18,7 @@ Messages to the server: ``("progress", stage, fraction, seconds)`` while compili
 from __future__ import annotations
 
 import os
+import queue
 import threading
 import time
 
@@ -24,11 +30,16 @@ from .frames import FrameBuilder
 
 CHUNK_SECONDS = 0.01  # target wall time of one stepping chunk (commands wait at most this)
 PROGRESS_EVERY_S = 0.2
+FRAME_S = 0.04  # least wall time between two frames while running (25 frames/s at most)
+IDLE_FRAME_S = 0.1  # the same while paused (the server asks again as soon as a frame arrives)
 
 
 class SimulationSession:
     def __init__(self, conn):
-        self.conn, self.send_lock = conn, threading.Lock()
+        self.conn, self.outbox = conn, queue.SimpleQueue()
+        threading.Thread(target=self._sender, daemon=True, name="workbench-frames-out").start()
+        self.wanted = None  # (detail, final) of the frame the server asked for, not yet sent
+        self.frame_at = 0.0  # when the previous frame was built
         self.sim = self.frames = self.live = None
         self.generation = 0  # bumped by every load/show: frames name the layout they belong to
         self.error: str | None = None
@@ -37,8 +48,22 @@ class SimulationSession:
         self.seen = 0  # commands handled, frame requests aside
 
     def send(self, *msg) -> None:
-        with self.send_lock:
-            self.conn.send(msg)
+        """Queue a message: a full pipe (a busy server) never stalls the stepping loop."""
+        self.outbox.put(msg)
+
+    def _sender(self) -> None:
+        while True:
+            msg = self.outbox.get()
+            try:
+                self.conn.send(msg)
+            except (OSError, ValueError):  # the server went away
+                return
+
+    def send_frame(self) -> None:
+        detail, final = self.wanted
+        self.wanted, self.frame_at = None, time.perf_counter()
+        data = self.frames.frame(detail, final) if self.frames is not None else {}
+        self.send("frame", dict(data, **self.status()))
 
     def status(self) -> dict:
         sim = self.sim
@@ -79,10 +104,8 @@ class SimulationSession:
             except (CircuitError, ValueError, AttributeError) as e:
                 problem = str(e)
             self.send("set", block, name, problem, sent_at, self.sim.t if self.sim else 0)
-        elif kind == "frame":
-            detail, final = args
-            data = self.frames.frame(detail, final) if self.frames is not None else {}
-            self.send("frame", dict(data, **self.status()))
+        elif kind == "frame":  # built by the loop: at once if final, else paced; requests merge
+            self.wanted = (args[0], args[1] or (self.wanted or (0, False))[1])
         elif kind == "crash":  # for tests: die as a native fault would, without cleaning up
             os._exit(int(args[0]))
 
@@ -136,7 +159,16 @@ class SimulationSession:
         window_start, window_steps = time.perf_counter(), 0
         while True:
             busy = (self.running or self.pending) and self.sim is not None
-            if self.conn.poll(0 if busy else 0.2):
+            if self.wanted is not None:  # paused, frames only carry the status: fewer of them
+                due = self.frame_at + (FRAME_S if busy else IDLE_FRAME_S) - time.perf_counter()
+                if self.wanted[1] or due <= 0:
+                    try:
+                        self.send_frame()
+                    except Exception as e:  # noqa: BLE001
+                        self.send("error", f"The simulation process could not build a frame: {type(e).__name__}: {e}")
+                    continue
+            wait = 0 if busy else 0.2 if self.wanted is None else max(0.0, due)
+            if self.conn.poll(wait):
                 while True:
                     msg = self.conn.recv()
                     if msg[0] == "close":
