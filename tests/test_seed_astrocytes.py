@@ -97,17 +97,19 @@ def branching_run(n: int, seed: int, seconds: float, rows=tuple(BRANCHING_ROWS))
 @pytest.mark.slow
 @pytest.mark.parametrize("n", [200, 400, 800])
 def test_nalsm_astrocyte_defaults_set_the_same_operating_point_from_both_starts_at_every_size(n):
-    """One set of block defaults at three liquid sizes, seeds 0-4: with the astrocyte the final
-    branching factor is the same from a super- and a sub-critical start and within 0.2 of 1
-    (it settles where the liquid fires about as fast as its input, somewhat below 1); the same
-    STDP without it keeps the super-critical liquid far above (it ends where it started)."""
+    """One set of block defaults at three liquid sizes, seeds 0-4, 3 s: with the astrocyte the
+    liquid settles at its set point, firing about as fast as its 20 Hz input, from a super- and
+    from a sub-critical start alike, and its branching factor ends the same from both starts,
+    near but below 1; the same STDP without it leaves the super-critical liquid super-critical.
+    (Over 8 s and 250-2,000 neurons, with frozen controls: benchmarks/seed_claims.py nalsm.)"""
     rows = ("astrocyte, super start", "astrocyte, sub start", "plain STDP, super start")
     runs = [branching_run(n, seed, 3.0, rows) for seed in range(5)]
-    bf = np.array([r[0] for r in runs])  # (seeds, rows)
-    astro_super, astro_sub, plain_super = bf.T
-    assert (np.abs(astro_super - astro_sub) < 0.1).sum() >= 4, bf
-    assert (np.abs(bf[:, :2] - 1) < 0.2).all(1).sum() >= 4, bf
-    assert (plain_super - astro_super > 0.2).all(), bf
+    bf, rate = np.array([r[0] for r in runs]), np.array([r[1] for r in runs])  # (seeds, rows)
+    astro, plain_super = bf[:, :2], bf[:, 2]
+    assert (np.abs(rate[:, :2] / 20.0 - 1) < 0.3).all(1).sum() >= 4, rate  # the set point: liquid rate = input rate
+    assert (np.abs(astro[:, 0] - astro[:, 1]) < 0.1).sum() >= 4, bf  # the same end from both starts
+    assert ((astro > 0.7) & (astro < 1.0)).all(1).sum() >= 4, bf  # near but below 1
+    assert (plain_super > 1.15).all() and (plain_super - astro[:, 0] > 0.3).all(), bf
 
 
 @pytest.mark.slow
