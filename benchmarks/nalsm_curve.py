@@ -3,7 +3,8 @@ astrocyte vs no plasticity, on scikit-learn's 8x8 digits, seeds 0-4 (mean +- sd 
 
 One command: ``python benchmarks/nalsm_curve.py [sizes...]`` (default 250 500 1000 2000). It
 writes every finished (size, seed) to ``benchmarks/nalsm_curve.json`` as it goes (a rerun skips
-what is there; ``--fresh`` starts over) and draws ``benchmarks/nalsm_curve.png``.
+what is there, so sizes can run in parallel processes; ``--fresh`` starts over) and draws
+``benchmarks/nalsm_curve.png`` from everything saved.
 
 Protocol (one batch of three rows per size and seed: the same liquid, the same start, the same
 digits): a LIF liquid (in-degree 10, all recurrent weights at the super-critical start w = 12,
@@ -136,18 +137,24 @@ def table(results: list[dict]) -> None:
         print(f"{n} neurons, seeds {sorted(r['seed'] for r in rs)}: " + "; ".join(cells), flush=True)
 
 
+def saved() -> dict:
+    return {(r["n"], r["seed"]): r for r in json.load(open(RESULTS))} if os.path.exists(RESULTS) else {}
+
+
 def main(argv):
     fresh = "--fresh" in argv
     sizes = [int(a) for a in argv if a.isdigit()] or SIZES
-    results = [] if fresh or not os.path.exists(RESULTS) else json.load(open(RESULTS))
+    results = {} if fresh else saved()
     for n in sizes:
         for seed in SEEDS:
-            if any(r["n"] == n and r["seed"] == seed for r in results):
+            if (n, seed) in results:
                 continue
-            results.append(run(n, seed))
-            print(json.dumps(results[-1]), flush=True)
+            results[n, seed] = run(n, seed)
+            print(json.dumps(results[n, seed]), flush=True)
+            results = {**saved(), **results}  # keep what another run (e.g. other sizes) wrote meanwhile
             with open(RESULTS, "w") as f:
-                json.dump(results, f, indent=1)
+                json.dump(sorted(results.values(), key=lambda r: (r["n"], r["seed"])), f, indent=1)
+    results = list({**saved(), **results}.values())
     table(results)
     figure(results)
 

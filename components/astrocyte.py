@@ -54,7 +54,7 @@ class Astrocyte(Block):
     bf_window = param.Number(4.0, bounds=(0.0, None), doc="branching factor window (ms)")
     tau_bf = param.Number(500.0, bounds=(0.01, None), doc="branching factor running mean time constant (ms)")
     structural = ("bf_window",)
-    file_defaults = {"per_neuron": False}  # files saved before the size rule weighed total counts
+    file_defaults = {"per_neuron": {"per_neuron": False, "w_in": 0.02, "w_liq": 0.02}}  # before the size rule
     footprint = {"memory": (("bf_window/dt", 2, "batch", "liquid_activity"),),
                  "step": (("bf_window/dt", 2, "batch", "liquid_activity"),)}
 

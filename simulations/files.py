@@ -106,8 +106,10 @@ def circuit_from_dict(doc) -> Circuit:
                 except ValueError:
                     pass
             values[key] = value
-        for key, value in cls.file_defaults.items():  # what a file from before the parameter meant
-            values.setdefault(key, value)
+        for marker, meant in cls.file_defaults.items():  # a file from before ``marker`` existed
+            if marker not in params:
+                for key, value in meant.items():
+                    values.setdefault(key, value)
         position = entry.get("position")
         if position is not None:
             if not (isinstance(position, list) and len(position) == 2

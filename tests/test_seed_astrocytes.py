@@ -154,8 +154,12 @@ def test_nalsm_astrocyte_weighs_rates_per_neuron_and_old_files_keep_total_counts
         steps, a = sim.trace("astro", "astrocyte")
         assert a[steps >= 1000].mean() == pytest.approx(3.0, rel=0.05), n
     doc = json.loads(nalsm_liquid(n=200).to_json())
-    for block in doc["blocks"]:
-        if block["type"] == "Astrocyte":
-            del block["params"]["per_neuron"]
-    assert circuit_from_dict(doc).blocks["astro"].per_neuron is False
-    assert nalsm_liquid(n=200).blocks["astro"].per_neuron is True
+    astro = next(b for b in doc["blocks"] if b["type"] == "Astrocyte")
+    del astro["params"]["per_neuron"]
+    old = circuit_from_dict(doc).blocks["astro"]
+    assert old.per_neuron is False and old.w_in == 100.0  # the file's own weights are kept
+    del astro["params"]["w_in"], astro["params"]["w_liq"]
+    old = circuit_from_dict(doc).blocks["astro"]
+    assert (old.per_neuron, old.w_in, old.w_liq) == (False, 0.02, 0.02)  # and the old defaults where it relied on them
+    new = circuit_from_dict(json.loads(nalsm_liquid(n=200).to_json())).blocks["astro"]
+    assert (new.per_neuron, new.w_in) == (True, 100.0)
