@@ -111,16 +111,20 @@ def figure(results: list[dict]) -> None:
     import matplotlib.pyplot as plt
 
     sizes = sorted({r["n"] for r in results})
+    counts = sorted({sum(r["n"] == n for r in results) for n in sizes})
     fig, ax = plt.subplots(figsize=(6, 4))
     for k, name in enumerate(ROWS):
         acc = [[100 * r["accuracy"][k] for r in results if r["n"] == n] for n in sizes]
-        ax.errorbar(sizes, [np.mean(a) for a in acc], yerr=[np.std(a, ddof=1) if len(a) > 1 else 0 for a in acc],
+        x = [n * 1.03 ** (k - 1) for n in sizes]  # side by side, so the error bars do not hide each other
+        ax.errorbar(x, [np.mean(a) for a in acc], yerr=[np.std(a, ddof=1) if len(a) > 1 else 0 for a in acc],
                     marker="o", capsize=3, label=name)
     ax.set_xscale("log")
+    ax.minorticks_off()
     ax.set_xticks(sizes, [str(s) for s in sizes])
     ax.set_xlabel("liquid neurons")
-    ax.set_ylabel("test accuracy (%), mean +- sd")
-    ax.set_title(f"NALSM on 8x8 digits ({N_TRAIN} train / {N_TEST} test, seeds 0-4)")
+    ax.set_ylabel("test accuracy (%), mean +- sd over seeds")
+    seeds = f"{counts[0]} seeds" if len(counts) == 1 else f"{counts[0]}-{counts[-1]} seeds"
+    ax.set_title(f"NALSM on 8x8 digits ({N_TRAIN} train / {N_TEST} test, {seeds} per point)", fontsize=10)
     ax.legend()
     fig.tight_layout()
     fig.savefig(FIGURE, dpi=100)
