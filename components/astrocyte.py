@@ -9,7 +9,7 @@ class Astrocyte(Block):
     """A global astrocyte that sets the depression rate of the liquid's STDP from the balance of
     liquid and input activity (the paper's route to the edge of chaos; what it does here, over
     seeds and liquid sizes, is in docs/claims.md: with these defaults it drives liquids of
-    250-2,000 neurons from super- and sub-critical starts to the same operating point, where the
+    200-1,000 neurons from super- and sub-critical starts to the same operating point, where the
     liquid fires about as fast as its input and the branching factor sits somewhat below 1).
 
     Seed paper: "Increasing Liquid State Machine Performance with Edge-of-Chaos Dynamics
