@@ -2,7 +2,7 @@
 printing mean +- sd over seeds 0-4. Reuses the tests' helpers, so a figure here is what the
 tests assert with a margin. Usage: python benchmarks/seed_claims.py [bdh elm hlop ssd titans nalsm]
 (all by default; ATEN_CPU_CAPABILITY=default for torch's generic CPU path). Slow on purpose:
-about 2 min each, nalsm about an hour (four liquid sizes, six conditions)."""
+about 2 min each, nalsm about an hour on a loaded machine (three liquid sizes, six conditions)."""
 import os
 import sys
 
@@ -83,7 +83,7 @@ def titans():
         show(f"Titans {params or 'defaults'} surprise ratio", memory=treated[:, 1], no_learning=control[:, 1])
 
 
-def nalsm(sizes=(250, 500, 1000, 2000), seconds=8.0):
+def nalsm(sizes=(250, 500, 1000), seconds=8.0):
     """Final branching factor (last 30% of the run), liquid rate and mean recurrent weight of
     liquids of several sizes with one set of block defaults: astrocyte vs the same STDP without
     it, from super- (w = 12) and sub-critical (w = 0.5) starts, and frozen liquids (no
