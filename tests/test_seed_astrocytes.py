@@ -70,9 +70,10 @@ def nalsm_liquid(astrocyte: bool = True, modulated: str = "depression", n: int =
 # Rows of one batch: the astrocyte on (block defaults) or off (w_in = w_liq = 0: it sits at bias 1,
 # so the same STDP runs at its plain rates), from a super-critical (w = 12) or sub-critical (w = 0.5)
 # start; "frozen" rows have no plasticity. One compiled liquid per size and seed serves all rows.
-BRANCHING_ROWS = {"astrocyte, super start": (True, 12.0, STDP_RATE), "plain STDP, super start": (False, 12.0, STDP_RATE),
-                  "frozen, super start": (False, 12.0, 0.0), "astrocyte, sub start": (True, 0.5, STDP_RATE),
-                  "plain STDP, sub start": (False, 0.5, STDP_RATE), "frozen, sub start": (False, 0.5, 0.0)}
+BRANCHING_ROWS = {"astrocyte, super start": (True, 12.0, STDP_RATE),
+                  "plain STDP, super start": (False, 12.0, STDP_RATE), "frozen, super start": (False, 12.0, 0.0),
+                  "astrocyte, sub start": (True, 0.5, STDP_RATE), "plain STDP, sub start": (False, 0.5, STDP_RATE),
+                  "frozen, sub start": (False, 0.5, 0.0)}
 
 
 def branching_run(n: int, seed: int, seconds: float, rows=tuple(BRANCHING_ROWS)):
@@ -82,7 +83,8 @@ def branching_run(n: int, seed: int, seconds: float, rows=tuple(BRANCHING_ROWS))
 
     spec = [BRANCHING_ROWS[r] for r in rows]
     w = Astrocyte.param["w_in"].default
-    variants = {"astro.w_in": [w if on else 0.0 for on, _, _ in spec], "astro.w_liq": [w if on else 0.0 for on, _, _ in spec],
+    astro_w = [w if on else 0.0 for on, _, _ in spec]
+    variants = {"astro.w_in": astro_w, "astro.w_liq": astro_w,
                 "stdp.A_plus": [a for _, _, a in spec], "stdp.A_minus": [a for _, _, a in spec]}
     sim = compile(nalsm_liquid(n=n), dt=1.0, seed=seed, variants=variants, record=["astro.branching", "liq.spikes"])
     for row, (_, w0, _) in enumerate(spec):
