@@ -2,7 +2,7 @@
 printing mean +- sd over seeds 0-4. Reuses the tests' helpers, so a figure here is what the
 tests assert with a margin. Usage: python benchmarks/seed_claims.py [bdh elm hlop gain ssd titans nalsm]
 (all by default; ATEN_CPU_CAPABILITY=default for torch's generic CPU path). Slow on purpose:
-about 2 min each, nalsm about 20 min (three liquid sizes)."""
+about 2 min each, nalsm about an hour on a loaded machine (three liquid sizes, six conditions)."""
 import os
 import sys
 
@@ -112,31 +112,19 @@ def titans():
         show(f"Titans {params or 'defaults'} surprise ratio", memory=treated[:, 1], no_learning=control[:, 1])
 
 
-def nalsm(sizes=(200, 500, 1000), seconds=6.0):
-    """Branching factor (last 30% of the run) of liquids of several sizes, same block defaults:
-    astrocyte vs the same STDP without it, from super- (w = 12) and sub-critical (w = 0.5)
-    starts, and a frozen weak liquid (no plasticity), one batch per size and seed."""
-    from test_seed_astrocytes import nalsm_liquid
-    from simulations import compile
+def nalsm(sizes=(250, 500, 1000), seconds=8.0):
+    """Final branching factor (last 30% of the run), liquid rate and mean recurrent weight of
+    liquids of several sizes with one set of block defaults: astrocyte vs the same STDP without
+    it, from super- (w = 12) and sub-critical (w = 0.5) starts, and frozen liquids (no
+    plasticity) from both starts; one batch per size and seed. The accuracy curve over sizes is
+    benchmarks/nalsm_curve.py."""
+    from test_seed_astrocytes import BRANCHING_ROWS, branching_run
 
-    rows = ["astrocyte, super start", "plain STDP, super start", "astrocyte, sub start", "plain STDP, sub start",
-            "frozen, sub start"]
-    start = [12.0, 12.0, 0.5, 0.5, 0.5]
-    variants = {"astro.w_in": [0.02, 0, 0.02, 0, 0], "astro.w_liq": [0.02, 0, 0.02, 0, 0],
-                "stdp.A_plus": [0.05] * 4 + [0.0], "stdp.A_minus": [0.05] * 4 + [0.0]}
     for n in sizes:
-        bf, w = [], []
-        for seed in SEEDS:
-            sim = compile(nalsm_liquid(True, n=n), dt=1.0, seed=seed, variants=variants, record=["astro.branching"])
-            for row, w0 in enumerate(start):
-                sim.get_state("rec", "w")[row] = w0
-            sim.run(seconds)
-            steps, trace = sim.trace("astro", "branching")
-            bf.append(trace[steps >= 0.7 * steps[-1]].mean(0).ravel())
-            w.append([float(sim.get_state("rec", "w")[row].mean()) for row in range(len(rows))])
-        bf, w = np.array(bf), np.array(w)
-        show(f"NALSM {n} neurons, branching factor", **{r: bf[:, k] for k, r in enumerate(rows)})
-        show(f"NALSM {n} neurons, mean recurrent weight", **{r: w[:, k] for k, r in enumerate(rows)})
+        runs = [branching_run(n, seed, seconds) for seed in SEEDS]
+        for k, what in enumerate(("branching factor", "liquid rate (Hz; input 20 Hz)", "mean recurrent weight")):
+            values = np.array([r[k] for r in runs])
+            show(f"NALSM {n} neurons, {what}", **{row: values[:, i] for i, row in enumerate(BRANCHING_ROWS)})
 
 
 if __name__ == "__main__":

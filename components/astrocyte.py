@@ -8,21 +8,28 @@ from .base import Block, Port, Probe, exp_decay
 class Astrocyte(Block):
     """A global astrocyte that sets the depression rate of the liquid's STDP from the balance of
     liquid and input activity (the paper's route to the edge of chaos; what it does here, over
-    seeds and liquid sizes, is in docs/claims.md: it depresses an over-active liquid, but the
-    branching factor is no clean evidence of criticality).
+    seeds and liquid sizes, is in docs/claims.md: with these defaults it drives liquids of
+    200-1,000 neurons from super- and sub-critical starts to the same operating point, where the
+    liquid fires about as fast as its input and the branching factor sits somewhat below 1).
 
     Seed paper: "Increasing Liquid State Machine Performance with Edge-of-Chaos Dynamics
     Organized by Astrocyte-modulated Plasticity" (NALSM, Ivanov & Michmizos 2021); as in its
-    reference code (combra-lab/NALSM, NALSM_ASTRO.py and NALSM_STDP.py): one leaky integrator of
-    the total spike counts,
-    ``a <- a + dt/tau_a (-a + w_liq sum(liquid spikes) - w_in sum(input spikes) + bias)``,
-    whose output ``modulation = gain * a`` is the factor on the STDP *depression* rate; the
-    potentiation rate stays fixed. Wire ``modulation`` to an STDP with ``modulated =
+    reference code (combra-lab/NALSM, NALSM_ASTRO.py and NALSM_STDP.py): one leaky integrator
+    ``a <- a + dt/tau_a (-a + w_liq L - w_in I + bias)`` of the liquid's and the input's spikes
+    (L, I), whose output ``modulation = gain * a`` is the factor on the STDP *depression* rate;
+    the potentiation rate stays fixed. Wire ``modulation`` to an STDP with ``modulated =
     "depression"``: a liquid more active than its input depresses its synapses harder, a quieter
     one less (a negative ``a`` turns depression into potentiation, as in the reference, which
-    does not clip it). The reference uses one weight for both counts (``w_in = w_liq``) and a
-    bias near the initial rate; at ``bias = 1`` and balanced activity the STDP runs at its plain
-    rates.
+    does not clip it). At ``bias = 1`` and balanced activity the STDP runs at its plain rates
+    (the reference starts the depression rate at the potentiation rate, bias offset 0).
+
+    Size rule (``per_neuron``, on by default): L and I are the mean spikes per neuron and step,
+    not the reference's total counts. The reference weighs total counts and hand-sets the weight
+    per liquid size (0.015 for 1,000 neurons, 0.0075 for 8,000, its README), and its set point
+    "liquid spikes = input spikes" moves with the size (784 inputs); per neuron, the set point is
+    "liquid rate = input rate" and one weight serves every size. The default ``w = 100`` is the
+    reference's 1,000-neuron weight in these units (0.015 per spike over its initial rate 0.15,
+    times 1,000 neurons). ``per_neuron = False`` gives total counts (files saved before the rule).
 
     Branching factor (probe ``branching``, as in the paper's analysis): wire the optional
     ``liquid`` output to the liquid's recurrent Projection (``plasticity`` input; it changes no
@@ -36,13 +43,18 @@ class Astrocyte(Block):
     category = "astrocytes"
     n = param.Integer(1, bounds=(1, 1), doc="one global astrocyte per liquid")
     tau_a = param.Number(100.0, bounds=(0.01, None), doc="astrocyte time constant (ms)")
-    w_in = param.Number(0.02, doc="weight of the input activity (spikes per step; lowers the depression)")
-    w_liq = param.Number(0.02, doc="weight of the liquid activity (spikes per step; raises the depression)")
+    w_in = param.Number(100.0, doc="weight of the input activity (lowers the depression); per mean spike per "
+                                   "neuron and step, or per spike with per_neuron off")
+    w_liq = param.Number(100.0, doc="weight of the liquid activity (raises the depression); per mean spike per "
+                                    "neuron and step, or per spike with per_neuron off")
+    per_neuron = param.Boolean(True, doc="size rule: weigh mean spikes per neuron (rates), so one set of weights "
+                                         "serves every liquid and input size; off: total counts, as the reference")
     bias = param.Number(1.0, doc="constant drive: the depression factor at balanced activity")
     gain = param.Number(1.0, doc="modulation = gain * a")
     bf_window = param.Number(4.0, bounds=(0.0, None), doc="branching factor window (ms)")
     tau_bf = param.Number(500.0, bounds=(0.01, None), doc="branching factor running mean time constant (ms)")
     structural = ("bf_window",)
+    file_defaults = {"per_neuron": {"per_neuron": False, "w_in": 0.02, "w_liq": 0.02}}  # before the size rule
     footprint = {"memory": (("bf_window/dt", 2, "batch", "liquid_activity"),),
                  "step": (("bf_window/dt", 2, "batch", "liquid_activity"),)}
 
@@ -99,9 +111,10 @@ class Astrocyte(Block):
 
     def step(self, ctx, p, state, inputs):
         liquid = inputs["liquid_activity"]
-        drive = p.w_liq * liquid.sum(1, keepdim=True) + p.bias
+        count = (lambda s: s.mean(1, keepdim=True)) if self.per_neuron else (lambda s: s.sum(1, keepdim=True))
+        drive = p.w_liq * count(liquid) + p.bias
         if "input_activity" in inputs:
-            drive = drive - p.w_in * inputs["input_activity"].sum(1, keepdim=True)
+            drive = drive - p.w_in * count(inputs["input_activity"])
         a = state["a"] = state["a"] + (ctx.dt / p.tau_a) * (drive - state["a"])
         if "target" in inputs:
             self._branching(ctx, p, state, inputs["target"]["synapses"], liquid)

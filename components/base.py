@@ -238,6 +238,9 @@ class Block(param.Parameterized):
     category: ClassVar[str] = "other"
     # (low, high) parameter pairs that must satisfy low <= high, e.g. ("w_min", "w_max")
     ordered: ClassVar[tuple[tuple[str, str], ...]] = ()
+    # Files saved before a parameter was added: {new parameter: {parameter: the value such a
+    # file meant}}; when a file lacks the new parameter, the reader fills these in where absent.
+    file_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
     # What building and stepping the block costs, as shapes whose factors are parameter names,
     # port names (their widths), "batch", numbers, or "<time param>/dt" (a duration in steps):
     # "memory" counts tensor elements beyond the ports' own state, "build" the operations done

@@ -59,7 +59,7 @@ class GainControl(Block):
     g_max = param.Number(10.0, bounds=(0.0, None), doc="highest gain")
     ordered = (("g_min", "g_max"),)
     # a file that names no rule was written before it existed: it holds the homeostatic gain
-    legacy_defaults = {"rule": "homeostatic"}
+    file_defaults = {"rule": {"rule": "homeostatic"}}
 
     inputs = {
         "current": Port("current", required=True, doc="feedforward input current"),

@@ -99,8 +99,6 @@ def circuit_from_dict(doc) -> Circuit:
         if unknown:
             raise CircuitFileError(f"block {short(name)} ({type_name}) has no parameter(s) {', '.join(unknown)[:200]}")
         values = {}
-        if params:  # parameters added since the file was written, whose old behaviour differs from the new default
-            params = {**getattr(cls, "legacy_defaults", {}), **params}
         for key, value in params.items():
             if isinstance(cls.param[key], param.Number) and isinstance(value, str):
                 try:  # non-finite numbers are written as strings
@@ -108,6 +106,10 @@ def circuit_from_dict(doc) -> Circuit:
                 except ValueError:
                     pass
             values[key] = value
+        for marker, meant in cls.file_defaults.items():  # a file written before ``marker`` existed
+            if params and marker not in params:  # (the app writes every parameter; a bare entry gets today's defaults)
+                for key, value in meant.items():
+                    values.setdefault(key, value)
         position = entry.get("position")
         if position is not None:
             if not (isinstance(position, list) and len(position) == 2
