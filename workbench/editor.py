@@ -187,7 +187,8 @@ class CircuitEditor:
                 continue
             x0, y0 = min(p[0] for p in pos) - FRAME_PAD, min(p[1] for p in pos) - FRAME_PAD - 20
             x1, y1 = max(p[0] for p in pos) + NODE_W + FRAME_PAD, max(p[1] for p in pos) + NODE_H + FRAME_PAD
-            frames.append({"id": f"frame:{name}", "type": FRAME_TYPE, "label": f"{name} ({rec.label}), expanded",
+            frames.append({"id": f"frame:{name}", "type": FRAME_TYPE, "label": f"{name} · expanded" if rec.label == mod.local(name, mod.owner(self.circuit, name))
+                           else f"{name} ({rec.label}) · expanded",
                            "position": {"x": x0, "y": y0}, "data": {}, "draggable": False, "connectable": False,
                            "deletable": False, "selected": False, "className": "wb-module-frame",
                            "style": {"width": x1 - x0, "height": y1 - y0, "background": "rgba(123,31,162,0.05)",

@@ -57,17 +57,17 @@ class ModulesPanel:
 
     def __init__(self, editor, notify: Callable[[str, str], None], guard, palette_changed: Callable[[], None]):
         self.editor, self.notify, self.palette_changed = editor, notify, palette_changed
-        b = dict(margin=(3, 2), sizing_mode="stretch_width")
-        self.name = pn.widgets.TextInput(value="module1", placeholder="module name", margin=(3, 2),
-                                         sizing_mode="stretch_width", css_classes=["wb-module-name"])
+        b = dict(margin=(3, 2), width=128)  # two a row fit the 290 px sidebar
+        self.name = pn.widgets.TextInput(value="module1", placeholder="module name", margin=(3, 2), width=128,
+                                         css_classes=["wb-module-name"])
         self.group_button = pn.widgets.Button(label="Group selection", css_classes=["wb-group"], button_type="primary", **b)
-        self.module = pn.widgets.Select(options=[], margin=(3, 2), sizing_mode="stretch_width",
+        self.module = pn.widgets.Select(options=[], margin=(3, 2), width=260,
                                         css_classes=["wb-module-choice"])
         self.ungroup_button = pn.widgets.Button(label="Ungroup", css_classes=["wb-ungroup"], **b)
-        self.collapse_button = pn.widgets.Button(label="Collapse / expand", css_classes=["wb-collapse"], **b)
-        self.library_button = pn.widgets.Button(label="Save to My modules", css_classes=["wb-module-save"], **b)
+        self.collapse_button = pn.widgets.Button(label="Collapse/expand", css_classes=["wb-collapse"], **b)
+        self.library_button = pn.widgets.Button(label="To My modules", css_classes=["wb-module-save"], **b)
         self.download = pn.widgets.FileDownload(callback=guard("Saving the module", self._download), filename="module.json",
-                                                label="Download module", css_classes=["wb-module-download"],
+                                                label="Download", css_classes=["wb-module-download"],
                                                 button_style="outline", **b)
         self.upload = pn.widgets.FileInput(accept=".json", multiple=False, margin=(3, 2), css_classes=["wb-module-open"])
         for w, fn, what in [(self.group_button, self.group, "Grouping"), (self.ungroup_button, self.ungroup, "Ungrouping"),
@@ -81,9 +81,9 @@ class ModulesPanel:
             pn.pane.Markdown("Select blocks on the canvas (Shift+click or drag a box), name the module, "
                              "then **Group**. Wires crossing the selection become its ports.",
                              margin=(0, 4), styles={"font-size": "12px"}),
-            pn.Row(self.name, self.group_button, sizing_mode="stretch_width"),
-            self.module, pn.Row(self.ungroup_button, self.collapse_button, sizing_mode="stretch_width"),
-            pn.Row(self.library_button, self.download, sizing_mode="stretch_width"),
+            pn.Row(self.name, self.group_button),
+            self.module, pn.Row(self.ungroup_button, self.collapse_button),
+            pn.Row(self.library_button, self.download),
             pn.pane.HTML("Add a module file:", margin=(4, 4), styles={"font-size": "12px"}), self.upload,
             title="Modules", collapsed=False, sizing_mode="stretch_width", css_classes=["wb-modules-card"])
         self.sync()
