@@ -355,17 +355,3 @@ def flatten(circuit):
     twin = circuit.copy()
     twin.modules = {}
     return twin
-
-
-def check(circuit) -> None:
-    """Refuse a circuit whose module records disagree with its blocks (e.g. a hand-edited copy)."""
-    for m, rec in circuit.modules.items():
-        for k, (b, p) in rec.ports.items():
-            if not inside(b, m) or b not in circuit.graph:
-                raise CircuitFileError(f"module {m!r}: port {k!r} names {short(b)}, not a block inside it")
-            direction(circuit, b, p)
-    def depth(m):
-        return 0 if m is None else 1 + depth(owner(circuit, m))
-    deepest = max((depth(m) for m in circuit.modules), default=0)
-    if deepest > MAX_MODULE_DEPTH:
-        raise CircuitFileError(f"modules are nested {deepest} deep; at most {MAX_MODULE_DEPTH}")

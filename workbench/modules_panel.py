@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 from typing import Callable
 
@@ -46,9 +47,11 @@ def save_to_library(module: Module) -> Path:
 
 
 def is_module_text(text) -> bool:
-    """Cheap test: does this file claim to be a module file (then Open adds it as a module)?"""
-    head = text[:300] if isinstance(text, (str, bytes)) else ""
-    return (MODULE_FORMAT.encode() if isinstance(head, bytes) else MODULE_FORMAT) in head
+    """Does this file start as a module file does (``{"format": "workbench-module"``)? Then Open
+    adds it to the circuit as a module instead of opening it in the circuit's place."""
+    if isinstance(text, bytes):
+        text = text[:200].decode("utf-8", "replace")
+    return isinstance(text, str) and re.match(r'\s*\{\s*"format"\s*:\s*"' + MODULE_FORMAT + '"', text[:200]) is not None
 
 
 class ModulesPanel:
