@@ -154,6 +154,12 @@ class Circuit:
             raise CircuitError(f"no module named {short(module)}")
         return expose(self, module, self.resolve(Wire(*_split(endpoint), *_split(endpoint)))[:2], name)
 
+    def reorder(self, names) -> None:
+        """Put the blocks in this order (every block once): it fixes the random draws."""
+        from .modules import reorder
+
+        reorder(self, names)
+
     def module(self, name: str):
         """Module instance ``name`` as a stand-alone ``Module`` (a copy): save it, add it elsewhere."""
         from .modules import extract

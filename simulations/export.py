@@ -146,6 +146,9 @@ def build_code(circuit: Circuit, var: str = "circuit") -> str:
     for text, fn in functions.items():
         lines += [f"def {fn}():", f'    """A module: its blocks, wires and exposed ports."""', text.rstrip("\n"), "", ""]
     lines += [f"{var} = Circuit({_literal(circuit.name)})", *body]
+    if list(circuit.graph.nodes) != modules.natural_order(circuit):
+        lines.append(f"{var}.reorder({_literal(list(circuit.graph.nodes))})  # the app's block order: "
+                     "it sets the random draws")
     return "\n".join(lines) + "\n"
 
 

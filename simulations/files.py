@@ -20,7 +20,7 @@ from components.base import short
 
 from .circuit import Circuit, CircuitError
 from .errors import CircuitFileError, UnknownBlockError
-from .modules import MAX_MODULE_DEPTH, Module, inside, local, owner, port_of
+from .modules import MAX_MODULE_DEPTH, Module, inside, local, natural_order, owner, port_of, reorder
 
 FORMAT = "workbench-circuit"
 MODULE_FORMAT = "workbench-module"
@@ -99,16 +99,22 @@ def _level(circuit: Circuit, scope: str | None) -> dict:
     return out
 
 
+def _order(circuit: Circuit) -> dict:
+    """The blocks' flat order when nesting would not rebuild it (it fixes the random draws)."""
+    order = list(circuit.graph.nodes)
+    return {"order": order} if order != natural_order(circuit) else {}
+
+
 def circuit_to_dict(circuit: Circuit) -> dict:
     return {"format": FORMAT, "version": SCHEMA_VERSION if circuit.modules else 1, "name": circuit.name,
-            **_level(circuit, None)}
+            **_level(circuit, None), **(_order(circuit) if circuit.modules else {})}
 
 
 def module_to_dict(module: Module) -> dict:
     inner = module.circuit
     ports = [{"name": k, "endpoint": _endpoint(inner, None, b, p)} for k, (b, p) in module.ports.items()]
     return {"format": MODULE_FORMAT, "version": SCHEMA_VERSION, "name": module.name, "ports": ports,
-            **_level(inner, None)}
+            **_level(inner, None), **_order(inner)}
 
 
 def circuit_to_json(circuit: Circuit, indent: int | None = 1) -> str:
@@ -140,7 +146,17 @@ def _check_header(doc, fmt: str) -> None:
 
 def circuit_from_dict(doc) -> Circuit:
     _check_header(doc, FORMAT)
-    return _level_from_dict(doc, "", 0)
+    return _apply_order(doc, _level_from_dict(doc, "", 0))
+
+
+def _apply_order(doc: dict, circuit: Circuit) -> Circuit:
+    if "order" in doc:
+        order = _expect(doc["order"], list, "'order'")
+        try:
+            reorder(circuit, order)
+        except (CircuitError, TypeError):  # TypeError: an unhashable entry
+            raise CircuitFileError("'order' must name every block of the circuit exactly once") from None
+    return circuit
 
 
 def module_from_dict(doc) -> Module:
@@ -150,6 +166,8 @@ def module_from_dict(doc) -> Module:
 
 def _module_from_dict(entry: dict, where: str, depth: int) -> Module:
     inner = _level_from_dict(entry, where, depth, name_key="label" if where else "name")
+    if not where:  # a module file: its own block order
+        _apply_order(entry, inner)
     ports = {}
     for k, port in enumerate(_expect(entry.get("ports", []), list, f"'{where}ports'")):
         _expect(port, dict, f"{where}ports[{k}]")

@@ -126,6 +126,30 @@ def test_file_keeps_the_structure_and_old_readers_get_version_1_without_modules(
     assert back.to_json() == c.to_json() and back.modules["inhibition"].collapsed is False
 
 
+def test_a_group_in_the_middle_runs_the_same_after_save_and_load_and_in_the_script(tmp_path):
+    """Grouping keeps the blocks' order (it fixes the random draws); the file and the script
+    restore it, though nesting writes a module's blocks after the level's own."""
+    c = ei_circuit()
+    base = spikes(c)
+    c.group(["ff", "exc"], "mid")
+    grouped = spikes(c)
+    same_spikes(base, grouped, {"drive": "drive", "exc": "mid__exc", "inh": "inh"}.get)
+    doc = json.loads(c.to_json())
+    assert doc["order"] == ["drive", "mid__ff", "mid__exc", "ei", "inh", "ie"]
+    same_spikes(grouped, spikes(Circuit.from_json(c.to_json())))
+    namespace = {}
+    exec(compile_source(build_code(c)), namespace)  # noqa: S102 - our own generated code
+    assert list(namespace["circuit"].graph.nodes) == list(c.graph.nodes)
+    same_spikes(grouped, spikes(namespace["circuit"]))
+    module = c.module("mid")
+    module.circuit.reorder(["exc", "ff"])
+    assert Module.from_json(module.to_json()).circuit.graph.nodes.__iter__().__next__() == "exc"
+    for bad in (["drive"], ["drive"] * 6, [{}] * 6, "drive"):
+        doc["order"] = bad
+        with pytest.raises(CircuitFileError, match="order"):
+            Circuit.from_json(json.dumps(doc))
+
+
 def grouped_doc() -> dict:
     c = ei_circuit()
     c.group(["ei", "inh", "ie"], "inhibition")
