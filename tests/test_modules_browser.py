@@ -97,6 +97,8 @@ def test_group_collapse_expand_undo_reuse_and_module_files(chromium, workbench_u
         item.first.click()
         page.wait_for(lambda: "recurrent1" in page.nodes(), what="the module added from the palette")
         assert handles(page, "recurrent1") == handles(page, "recurrent")
+        item.first.drag_to(page.page.locator(".react-flow__pane"), target_position={"x": 120, "y": 120})
+        page.wait_for(lambda: "recurrent2" in page.nodes(), what="the module dropped from the palette")
         # the module as a file of its own, added to a new circuit with Open
         page.page.locator(".wb-module-choice select").first.select_option("recurrent")
         time.sleep(0.5)
@@ -104,18 +106,26 @@ def test_group_collapse_expand_undo_reuse_and_module_files(chromium, workbench_u
         assert name == "recurrent.json" and json.loads(text)["format"] == "workbench-module"
         _, saved = downloaded(page, lambda: key(page, "Control+s"))
         doc = json.loads(saved)
-        assert doc["version"] == 2 and {m["name"] for m in doc["modules"]} == {"recurrent", "recurrent1"}
+        assert doc["version"] == 2 and {m["name"] for m in doc["modules"]} == {"recurrent", "recurrent1", "recurrent2"}
         page.button("New")
         page.wait_for(lambda: not page.nodes(), what="an empty canvas")
         page.upload("recurrent.json", text.encode())
         page.wait_for(lambda: "recurrent1" in page.nodes(), what="the module file added")
         page.wait_for(lambda: "Add module recurrent1" in page.text(".wb-history"), what="the add listed")
+        # a wire drawn on the canvas from the module's port
+        page.page.locator("[draggable=true]").filter(has=page.page.get_by_text("Projection", exact=True)).first.click()
+        page.wait_for(lambda: "projection1" in page.nodes(), what="a projection")
+        page.page.locator(".react-flow__controls-fitview").click()
+        time.sleep(0.5)
+        page.drag_wire(("recurrent1", "spikes"), ("projection1", "spikes"))
+        page.wait_for(lambda: "Wired recurrent1.spikes -> projection1.spikes" in page.message(), what="the wire")
+        assert page.edges() == 1
         # a hostile module file is refused with its reason, the circuit unchanged
         bad = json.loads(text)
         bad["ports"].append({"name": "x", "endpoint": "ghost.spikes"})
         page.upload("bad.json", json.dumps(bad).encode())
         page.wait_for(lambda: "Could not add bad.json" in page.message(), what="the refusal")
-        assert page.nodes() == {"recurrent1"}
+        assert page.nodes() == {"recurrent1", "projection1"}
         page.page.screenshot(path=str(OUT / f"modules_added_{w}x{h}.png"))
         assert page.errors == [], page.errors
     finally:
