@@ -293,3 +293,31 @@ def test_grouping_refuses_mixed_levels_and_taken_names():
         c.add("inh", "LIFPopulation", n=3)
         c.ungroup("pair")
     assert "pair" in c.modules  # a refused ungroup changes nothing
+
+
+def test_editor_shows_a_collapsed_module_as_one_node_on_its_ports_and_undoes_grouping():
+    """The canvas adapter (no browser): nodes, edges on module ports, frame, rename, undo."""
+    from workbench.editor import CircuitEditor
+
+    editor = CircuitEditor(ei_circuit(), lambda kind: None, lambda name: None, lambda text, level: None)
+    before = editor.circuit.to_json()
+    editor.group(["ei", "inh", "ie"], "inhibition")
+    ids = [n["id"] for n in editor.flow.nodes]
+    assert ids == ["drive", "ff", "exc", "inhibition"]
+    edges = {(e["source"], e["sourceHandle"], e["target"], e["targetHandle"]) for e in editor.flow.edges}
+    assert edges == {("drive", "spikes", "ff", "spikes"), ("ff", "current", "exc", "current"),
+                     ("exc", "spikes", "inhibition", "spikes"), ("inhibition", "current", "exc", "current")}
+    handles = editor.flow.node_types["wbmodule_inhibition"]
+    handles = handles if isinstance(handles, dict) else handles.to_dict()
+    assert [h["id"] for h in handles["inputs"]] == ["spikes"] and [h["id"] for h in handles["outputs"]] == ["current"]
+    editor.set_collapsed("inhibition", False)
+    ids = [n["id"] for n in editor.flow.nodes]
+    assert ids[0] == "frame:inhibition" and {"inhibition__ei", "inhibition__inh", "inhibition__ie"} <= set(ids)
+    assert len(editor.flow.edges) == 6
+    assert editor.rename("inhibition__inh", "pool") == "inhibition__pool"  # the typed name keeps the prefix
+    editor.undo()
+    editor.undo()
+    editor.undo()
+    assert editor.circuit.to_json() == before
+    editor.redo()
+    assert "inhibition" in editor.circuit.modules

@@ -344,7 +344,7 @@ class Workbench:
 
     def _rename(self, old: str, new: str) -> None:
         try:
-            self.editor.rename(old, new)
+            new = self.editor.rename(old, new)  # inside a module the name keeps its prefix
         except CircuitError as e:
             self.notify(str(e), "danger")
             self._select(old)

@@ -354,12 +354,17 @@ class CircuitEditor:
     def delete_block(self, name: str) -> None:
         self.delete_blocks([name])
 
-    def rename(self, old: str, new: str) -> None:
-        """Rename a block (wires follow); raises CircuitError for a taken or invalid name."""
+    def rename(self, old: str, new: str) -> str:
+        """Rename a block (wires follow); raises CircuitError for a taken or invalid name. Inside a
+        module the name typed is the block's own: it keeps its module's prefix."""
+        around = mod.owner(self.circuit, old)
+        if around is not None and not new.startswith(around + mod.SEP):
+            new = around + mod.SEP + new
         self.circuit.rename(old, new)
         self.refresh(selected=(new,))
         self.commit(f"Rename {old} -> {new}")
         self.on_change("structure")
+        return new
 
     def rename_circuit(self, name: str) -> None:
         self.circuit.name = name
