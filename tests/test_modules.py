@@ -321,3 +321,7 @@ def test_editor_shows_a_collapsed_module_as_one_node_on_its_ports_and_undoes_gro
     assert editor.circuit.to_json() == before
     editor.redo()
     assert "inhibition" in editor.circuit.modules
+    assert sorted(editor.ungroup("inhibition")) == ["ei", "ie", "inh"]
+    assert [n["id"] for n in editor.flow.nodes] == ["drive", "ff", "exc", "ei", "inh", "ie"]
+    editor.undo()
+    assert [n["id"] for n in editor.flow.nodes] == ["drive", "ff", "exc", "inhibition"]
