@@ -12,11 +12,12 @@ from .errors import (
     UnknownPortError,
 )
 from .files import SCHEMA_VERSION
+from .modules import Module
 from .probes import SampleRecorder, SpikeRecorder
 from .simulator import Simulator, compile
 
 __all__ = [
-    "Circuit", "Wire", "Simulator", "compile", "SCHEMA_VERSION", "SampleRecorder", "SpikeRecorder",
+    "Circuit", "Module", "Wire", "Simulator", "compile", "SCHEMA_VERSION", "SampleRecorder", "SpikeRecorder",
     "CircuitError", "CircuitFileError", "DivergenceError", "MissingInputError", "PortKindError",
     "SizeMismatchError", "UnknownBlockError", "UnknownPortError", "load_checkpoint", "CheckpointError",
 ]

@@ -56,6 +56,7 @@ class Circuit:
     def __init__(self, name: str = "circuit"):
         self.name = name
         self.graph = nx.MultiDiGraph()
+        self.modules: dict = {}  # module instance name -> simulations.modules.ModuleRecord
 
     # -- blocks --------------------------------------------------------------------------------
     @property
@@ -69,11 +70,18 @@ class Circuit:
         return self.graph.nodes[name]["block"]
 
     def add(self, name: str, block: Block | str, position: tuple[float, float] | None = None, **params) -> Block:
-        """Add ``block`` (an instance, or a registered type name plus params) under ``name``."""
+        """Add ``block`` (an instance, or a registered type name plus params) under ``name``;
+        a ``Module`` is added as a sub-circuit whose blocks are named ``name__<inner>``."""
+        from .modules import Module, insert
+
+        if isinstance(block, Module):
+            if params:
+                raise CircuitError("a module takes no params: set its blocks' params after adding it")
+            return insert(self, name, block, position)
         if not isinstance(name, str) or not NAME.match(name):
             raise CircuitError(f"block name {short(name)} must be an identifier (letters, digits, _; at most 100)")
-        if name in self.graph:
-            raise CircuitError(f"a block named {name!r} already exists")
+        if name in self.graph or name in self.modules:
+            raise CircuitError(f"a block or module named {name!r} already exists")
         if isinstance(block, str):
             try:
                 cls = get_block_type(block)
@@ -97,32 +105,87 @@ class Circuit:
         return block
 
     def remove(self, name: str) -> tuple[Block, list[Wire]]:
-        """Remove a block and its wires; returns both so the removal can be undone."""
+        """Remove a block (or a module with its blocks) and its wires; returns both."""
+        from . import modules
+
+        if name in self.modules:
+            return modules.remove(self, name)
         block = self.block(name)
         wires = [w for w in self.wires if name in (w.source, w.target)]
         self.graph.remove_node(name)
+        modules.forget_block(self, name)
         return block, wires
 
     def rename(self, old: str, new: str) -> None:
-        """Give a block a new name, keeping its wires."""
-        self.block(old)
-        if new in self.graph or not isinstance(new, str) or not NAME.match(new):
-            raise CircuitError(f"cannot rename {old!r} to {new!r}: the name is taken or not an identifier")
-        position = self.graph.nodes[old]["position"]
-        block, wires = self.remove(old)
-        self.add(new, block, position)
-        for w in wires:
-            self._add_wire(Wire(
-                new if w.source == old else w.source, w.output, new if w.target == old else w.target, w.input,
-            ))
+        """Give a block or a module a new name, keeping its wires (it stays in its module)."""
+        from . import modules
+
+        if old not in self.modules:
+            self.block(old)
+        if (new in self.graph or new in self.modules or not isinstance(new, str) or not NAME.match(new)
+                or modules.owner(self, new) != modules.owner(self, old)):
+            raise CircuitError(f"cannot rename {old!r} to {short(new)}: the name is taken, not an identifier "
+                               "or would move it into or out of a module")
+        if old in self.modules:
+            modules.check_local_name(modules.local(new, modules.owner(self, old)))
+            modules.check_new_name(self, new)
+            modules.relabel(self, modules.prefixed(self, old, new))
+        else:
+            modules.relabel(self, {old: new})
+
+    # -- modules (sub-circuits) ----------------------------------------------------------------
+    def group(self, names, name: str, label: str | None = None) -> str:
+        """Make blocks (or modules) one module; crossing wires become its ports. Returns its name."""
+        from .modules import group
+
+        return group(self, names, name, label)
+
+    def ungroup(self, name: str) -> list[str]:
+        """Dissolve a module: its blocks move up one level. Returns their names."""
+        from .modules import ungroup
+
+        return ungroup(self, name)
+
+    def expose(self, module: str, endpoint, name: str | None = None) -> str:
+        """Make ``"block.port"`` (a flat name inside ``module``) one of the module's ports."""
+        from .modules import expose
+
+        if module not in self.modules:
+            raise CircuitError(f"no module named {short(module)}")
+        return expose(self, module, self.resolve(Wire(*_split(endpoint), *_split(endpoint)))[:2], name)
+
+    def reorder(self, names) -> None:
+        """Put the blocks in this order (every block once): it fixes the random draws."""
+        from .modules import reorder
+
+        reorder(self, names)
+
+    def module(self, name: str):
+        """Module instance ``name`` as a stand-alone ``Module`` (a copy): save it, add it elsewhere."""
+        from .modules import extract
+
+        return extract(self, name)
+
+    def flatten(self) -> "Circuit":
+        """A copy without module records (the same blocks and names): what compile runs."""
+        from .modules import flatten
+
+        return flatten(self)
 
     # -- wires ---------------------------------------------------------------------------------
     @property
     def wires(self) -> list[Wire]:
         return [data["wire"] for _, _, data in self.graph.edges(data=True)]
 
+    def resolve(self, wire: Wire) -> Wire:
+        """``wire`` with module ports (``m.port``) replaced by the blocks' ports behind them."""
+        from .modules import resolve
+
+        return Wire(*resolve(self, wire.source, wire.output), *resolve(self, wire.target, wire.input))
+
     def check_wire(self, wire: Wire) -> None:
         """Raise the specific error that forbids ``wire``, or return if it is acceptable."""
+        wire = self.resolve(wire)
         src, dst = self.block(wire.source), self.block(wire.target)
         if wire.output not in src.outputs:
             raise UnknownPortError(
@@ -148,16 +211,19 @@ class Circuit:
 
     def connect(self, source, target) -> Wire:
         """Wire ``"block.output"`` to ``"block.input"``; refuses with the specific error."""
-        wire = Wire(*_split(source), *_split(target))
+        from .modules import expose_crossing
+
+        wire = self.resolve(Wire(*_split(source), *_split(target)))
         self.check_wire(wire)
         self._add_wire(wire)
+        expose_crossing(self, wire)
         return wire
 
     def _add_wire(self, wire: Wire) -> None:
         self.graph.add_edge(wire.source, wire.target, key=(wire.output, wire.input), wire=wire)
 
     def disconnect(self, source, target) -> Wire:
-        wire = Wire(*_split(source), *_split(target))
+        wire = self.resolve(Wire(*_split(source), *_split(target)))
         if not self.graph.has_edge(wire.source, wire.target, key=(wire.output, wire.input)):
             raise CircuitError(f"there is no wire {wire}")
         self.graph.remove_edge(wire.source, wire.target, key=(wire.output, wire.input))
@@ -274,6 +340,7 @@ class Circuit:
             twin.add(name, copy.deepcopy(data["block"]), data["position"])
         for w in self.wires:
             twin._add_wire(w)
+        twin.modules = copy.deepcopy(self.modules)
         return twin
 
     def to_json(self, indent: int | None = 1) -> str:
@@ -305,4 +372,5 @@ class Circuit:
         return show(self)
 
     def __repr__(self):
-        return f"Circuit({self.name!r}, {len(self.graph)} blocks, {self.graph.number_of_edges()} wires)"
+        mods = f", {len(self.modules)} modules" if self.modules else ""
+        return f"Circuit({self.name!r}, {len(self.graph)} blocks, {self.graph.number_of_edges()} wires{mods})"

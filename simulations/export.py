@@ -19,6 +19,7 @@ import inspect
 import math
 import re
 
+from . import files, modules
 from .circuit import Circuit
 from .errors import CircuitError
 from .files import FORMAT
@@ -85,19 +86,69 @@ def changed_params(block) -> dict:
     return out
 
 
-def build_code(circuit: Circuit, var: str = "circuit") -> str:
-    """Statements that rebuild ``circuit``: one ``add`` per block, one ``connect`` per wire."""
-    lines = ["from simulations import Circuit, compile", "", f"{var} = Circuit({_literal(circuit.name)})"]
+def _position_arg(position) -> list[str]:
+    if position is None:
+        return []
+    x, y = position
+    return [f"position=({_literal(x)}, {_literal(y)})"]
+
+
+def _level_code(circuit: Circuit, scope: str | None, var: str, functions: dict[str, str]) -> list[str]:
+    """Statements that fill ``var`` with the blocks, modules and wires directly inside ``scope``."""
+    lines = []
     for name, data in circuit.graph.nodes(data=True):
+        if modules.owner(circuit, name) != scope:
+            continue
         block = data["block"]
-        args = [_literal(name), _literal(type(block).__name__)]
-        if data.get("position") is not None:
-            x, y = data["position"]
-            args.append(f"position=({_literal(x)}, {_literal(y)})")
+        args = [_literal(modules.local(name, scope)), _literal(type(block).__name__), *_position_arg(data.get("position"))]
         args += [f"{k}={_literal(v)}" for k, v in changed_params(block).items()]
         lines.append(f"{var}.add({', '.join(args)})")
+    for name, rec in circuit.modules.items():
+        if modules.owner(circuit, name) == scope:
+            builder = _module_function(circuit, name, functions)
+            args = [_literal(modules.local(name, scope)), f"{builder}()", *_position_arg(rec.position)]
+            lines.append(f"{var}.add({', '.join(args)})")
     for w in circuit.wires:
-        lines.append(f"{var}.connect({_literal(f'{w.source}.{w.output}')}, {_literal(f'{w.target}.{w.input}')})")
+        here = modules.owner(circuit, w.source)
+        while not modules.inside(w.target, here):
+            here = modules.owner(circuit, here)
+        if here == scope:
+            lines.append(f"{var}.connect({_literal(files._endpoint(circuit, scope, w.source, w.output))}, "
+                         f"{_literal(files._endpoint(circuit, scope, w.target, w.input))})")
+    return lines
+
+
+def _module_function(circuit: Circuit, name: str, functions: dict[str, str]) -> str:
+    """Define (once per distinct module) a function that builds module ``name``; returns its name.
+    ``functions`` maps each function's body to its name, in definition order."""
+    rec = circuit.modules[name]
+    body = [f"sub = Circuit({_literal(rec.label)})", *_level_code(circuit, name, "sub", functions)]
+    ports = ", ".join(f"{_literal(k)}: {_literal(files._endpoint(circuit, name, b, p))}" for k, (b, p) in rec.ports.items())
+    body.append(f"return Module(sub, ports={{{ports}}})")
+    text = "".join(f"    {line}\n" for line in body)
+    if text not in functions:
+        stem = f"build_{name.rsplit(modules.SEP, 1)[-1]}"  # an identifier: instance names are
+        fn, k = stem, 1
+        while fn in functions.values():
+            k += 1
+            fn = f"{stem}_{k}"
+        functions[text] = fn
+    return functions[text]
+
+
+def build_code(circuit: Circuit, var: str = "circuit") -> str:
+    """Statements that rebuild ``circuit``: one ``add`` per block, one ``connect`` per wire, and
+    one builder function per distinct module (``circuit.add("m", build_m())``)."""
+    functions: dict[str, str] = {}
+    body = _level_code(circuit, None, var, functions)
+    head = "from simulations import Circuit, Module, compile" if functions else "from simulations import Circuit, compile"
+    lines = [head, "", ""] if functions else [head, ""]
+    for text, fn in functions.items():
+        lines += [f"def {fn}():", f'    """A module: its blocks, wires and exposed ports."""', text.rstrip("\n"), "", ""]
+    lines += [f"{var} = Circuit({_literal(circuit.name)})", *body]
+    if list(circuit.graph.nodes) != modules.natural_order(circuit):
+        lines.append(f"{var}.reorder({_literal(list(circuit.graph.nodes))})  # the app's block order: "
+                     "it sets the random draws")
     return "\n".join(lines) + "\n"
 
 
@@ -117,9 +168,9 @@ def to_script(circuit: Circuit, dt: float = DT_MS, seed: int = SEED, seconds: fl
         '"""\n'
     )
     body = build_code(circuit)
+    first, rest = body.split("\n", 1)
     return (
-        header + body.replace("from simulations import Circuit, compile\n",
-                              "from simulations import Circuit, compile\nfrom simulations.export import spike_counts\n")
+        header + first + "\nfrom simulations.export import spike_counts\n" + rest
         + "\n\nif __name__ == \"__main__\":\n"
         + "".join(f"    {line}\n" for line in _run_code(dt, seed, seconds).splitlines())
         + "    for name, count in spike_counts(sim).items():\n"
@@ -148,7 +199,12 @@ def describe(circuit: Circuit) -> str:
         rows.append(f"| `{name}` | {type(block).__name__} | {_md_escape(_first_line(type(block).__doc__))} "
                     f"| {_md_escape(params)} |")
     wires = [f"- `{w.source}.{w.output}` → `{w.target}.{w.input}`" for w in circuit.wires] or ["- (none)"]
-    return "## Blocks\n\n" + "\n".join(rows) + "\n\n## Wires\n\n" + "\n".join(wires) + "\n"
+    mods = [f"- `{name}` ({_md_text(rec.label)}): blocks `{name}__*`; ports "
+            + (", ".join(f"`{k}` = `{b}.{p}`" for k, (b, p) in rec.ports.items()) or "none")
+            for name, rec in circuit.modules.items()]
+    return ("## Blocks\n\n" + "\n".join(rows) + "\n\n## Wires\n\n" + "\n".join(wires) + "\n"
+            + ("\n## Modules\n\nSub-circuits; compile runs their blocks under these flat names.\n\n"
+               + "\n".join(mods) + "\n" if mods else ""))
 
 
 PLOT_CODE = '''\

@@ -12,6 +12,7 @@ def autosave_dir(tmp_path_factory):
 
     path = tmp_path_factory.mktemp("autosave")
     os.environ["WORKBENCH_AUTOSAVE"] = str(path)
+    os.environ["WORKBENCH_MODULES"] = str(tmp_path_factory.mktemp("my-modules"))  # "My modules" too
     return path
 
 

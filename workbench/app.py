@@ -32,6 +32,7 @@ from .editor import PALETTE_DRAG_TYPE, CircuitEditor
 from .export_menu import ExportMenu
 from .gallery import DemoPanel, Gallery
 from .inspector import Inspector
+from .modules_panel import ModulesPanel, is_module_text
 from .runner import Runner
 from .sweep_panel import SweepPanel
 from .training_panel import TrainingPanel
@@ -123,6 +124,9 @@ class Workbench:
                                           "border-radius": "6px"})
         self.editor = CircuitEditor(circuit or demo_circuit(), self._changed, self._select, self.notify)
         self.editor.on_history = self._history_changed
+        self.modules = ModulesPanel(self.editor, self.notify, self._guard,
+                                    lambda: self._fill_palette(self.palette_search.value_input or ""))
+        self.editor.on_drop_other = self._guard("Adding the module", self.modules.add_from_library)
         self.inspector = Inspector(self._guard("Changing the parameter", self._param_changed),
                                    self._guard("Deleting", self._delete), self._guard("Renaming", self._rename))
         self.sweep = SweepPanel(lambda: self.circuit, self._guard("Loading the variant", self._variant_picked),
@@ -229,6 +233,7 @@ class Workbench:
                 items.append({"label": category.upper(), "selectable": False, "draggable": False,
                               "icon": "folder_open"})
             items.append({"label": name, "tooltip": tip, "icon": None})
+        items += self.modules.palette_items(q)
         self.palette.items = items or [{"label": "no block matches", "selectable": False, "draggable": False}]
 
     def _layout(self):
@@ -245,7 +250,7 @@ class Workbench:
             self.palette_search,
             pn.Column(self.palette, scroll=True, sizing_mode="stretch_width", styles={"height": "34vh"},
                       css_classes=["wb-palette-box"]),
-            pn.layout.Divider(), self.inspector.panel, self.sweep.panel,
+            pn.layout.Divider(), self.inspector.panel, self.modules.panel, self.sweep.panel,
             pn.Card(self.history, title="Edits (undo list)", collapsed=True, sizing_mode="stretch_width",
                     css_classes=["wb-history-card"]),
             width=290, css_classes=["wb-sidebar"])
@@ -302,6 +307,8 @@ class Workbench:
         return self.editor.circuit
 
     def _palette_clicked(self, item) -> None:
+        if self.modules.add_from_library(item.get("label")):
+            return
         if item.get("label") not in block_types():
             return
         name = self.editor.add_block(item["label"])
@@ -311,11 +318,13 @@ class Workbench:
         if kind == "structure":
             self.dirty = True
             self._sync_view_choice()
+        self.modules.sync()
         self._persist()
 
     def _select(self, name: str | None) -> None:
         block = self.circuit.block(name) if name in self.circuit.graph else None
         self.selected = name if block else None
+        self.modules.sync()
         self.inspector.show(self.selected, block)
         self.sweep.show(self.selected, block)
 
@@ -338,7 +347,7 @@ class Workbench:
 
     def _rename(self, old: str, new: str) -> None:
         try:
-            self.editor.rename(old, new)
+            new = self.editor.rename(old, new)  # inside a module the name keeps its prefix
         except CircuitError as e:
             self.notify(str(e), "danger")
             self._select(old)
@@ -444,6 +453,9 @@ class Workbench:
             return
         filename = self.upload.filename
         try:
+            if is_module_text(event.new):  # a module file is added to the circuit, not opened in its place
+                self.modules.add_text(event.new, filename)
+                return
             try:
                 circuit = Circuit.from_json(event.new)
             except CircuitError as e:
@@ -473,6 +485,7 @@ class Workbench:
         self.download.filename = safe_filename(self.circuit.name, ".json")
         self._persist()
         self._sync_view_choice()
+        self.modules.sync()
         self._rebuild_views()
         self._compile()  # ahead of Run (edits later mark it dirty: Run compiles again)
 

@@ -10,6 +10,8 @@ mechanism undoes all of them and the edit list shows the labels.
 """
 from __future__ import annotations
 
+import html
+import re
 import time
 from typing import Callable
 
@@ -18,6 +20,7 @@ import panel as pn
 from panel_reactflow import NodeType, ReactFlow
 
 from simulations import Circuit, CircuitError, Wire
+from simulations import modules as mod
 
 from .blocks import block_types, default_name, describe, port_specs
 
@@ -35,6 +38,41 @@ def node_types() -> dict[str, NodeType]:
                        outputs=port_specs(cls.outputs, "out"))
         for name, cls in block_types().items()
     }
+
+
+MODULE_TYPE = "wbmodule_"  # node type of a collapsed module: MODULE_TYPE + its name (ports differ per module)
+FRAME_TYPE = "wbframe"  # the frame drawn behind an expanded module's blocks
+FRAME_PAD = 30.0
+
+
+def module_node_types(circuit: Circuit) -> dict[str, NodeType]:
+    """A node type per module: its exposed ports as handles, typed by the inner ports' kinds."""
+    out = {FRAME_TYPE: NodeType(type=FRAME_TYPE, label="module", inputs=[], outputs=[])}
+    for name, rec in circuit.modules.items():
+        ins, outs = [], []
+        for port, (block, inner) in rec.ports.items():
+            b = circuit.block(block)
+            if inner in b.inputs:
+                ins.append({"id": port, "label": f"{port} (in)", "type": b.inputs[inner].kind})
+            else:
+                outs.append({"id": port, "label": f"{port} (out)", "type": b.outputs[inner].kind})
+        out[MODULE_TYPE + name] = NodeType(type=MODULE_TYPE + name, label=rec.label, inputs=ins, outputs=outs)
+    return out
+
+
+def shown_as(circuit: Circuit, name: str) -> str:
+    """The canvas node that shows block or module ``name``: itself, or its outermost collapsed module."""
+    for m in sorted(circuit.modules, key=len):
+        if m != name and mod.inside(name, m) and circuit.modules[m].collapsed:
+            return m
+    return name
+
+
+def visible_nodes(circuit: Circuit) -> list[str]:
+    """Blocks outside collapsed modules, then collapsed modules not inside another collapsed one."""
+    blocks = [n for n in circuit.graph.nodes if shown_as(circuit, n) == n]
+    mods = [m for m, rec in circuit.modules.items() if rec.collapsed and shown_as(circuit, m) == m]
+    return blocks + mods
 
 
 def edge_id(wire: Wire) -> str:
@@ -89,8 +127,10 @@ class CircuitEditor:
         self.redo_stack: list[tuple[str, str]] = []  # (label, circuit JSON after the edit)
         self._last = (0.0, None)  # (time, group key) of the last commit
         self.on_history: Callable[[], None] = lambda: None
+        self._block_types = node_types()
+        self._module_types: dict = {}
         self.flow = ReactFlow(
-            node_types=node_types(), editor_mode="toolbar", drop_types=[PALETTE_DRAG_TYPE],
+            node_types=self._block_types, editor_mode="toolbar", drop_types=[PALETTE_DRAG_TYPE],
             sizing_mode="stretch_both", min_height=300, min_zoom=0.2, show_minimap=False,
             default_edge_options={"type": "smoothstep"}, allow_edge_loops=True,
         )
@@ -114,13 +154,67 @@ class CircuitEditor:
         return run
 
     # -- circuit -> canvas ---------------------------------------------------------------------
+    def _module_node(self, name: str, selected: bool) -> dict:
+        rec = self.circuit.modules[name]
+        x, y = rec.position or (0.0, 0.0)
+        inner = len(mod.members(self.circuit, name))
+        return {"id": name, "type": MODULE_TYPE + name, "label": name, "position": {"x": float(x), "y": float(y)},
+                "data": {}, "selected": selected, "className": "wb-module-node",
+                "style": {"border": "2px solid #7b1fa2", "background": "#f6effa"},
+                "view": pn.pane.HTML(f"<span class='wb-node-kind'>module {html.escape(rec.label)} · {inner} blocks</span>",
+                                     margin=(0, 4), styles={"font-size": "11px"})}
+
+    def _shift(self, name: str, dx: float, dy: float) -> None:
+        """Move everything inside module ``name`` by (dx, dy)."""
+        for n in mod.members(self.circuit, name):
+            p = self.circuit.graph.nodes[n].get("position")
+            if p:
+                self.circuit.graph.nodes[n]["position"] = (p[0] + dx, p[1] + dy)
+        for m, sub in self.circuit.modules.items():
+            if mod.inside(m, name) and sub.position:
+                sub.position = (sub.position[0] + dx, sub.position[1] + dy)
+
+    def _frames(self) -> list[dict]:
+        """A frame behind each expanded module, around its shown blocks (drawn first: underneath)."""
+        frames = []
+        for name, rec in self.circuit.modules.items():
+            if rec.collapsed or shown_as(self.circuit, name) != name:
+                continue
+            pos = [self.circuit.graph.nodes[n].get("position") or (0.0, 0.0) for n in mod.members(self.circuit, name)]
+            pos += [self.circuit.modules[m].position or (0.0, 0.0) for m in self.circuit.modules
+                    if mod.inside(m, name) and m != name and self.circuit.modules[m].collapsed]
+            if not pos:
+                continue
+            x0, y0 = min(p[0] for p in pos) - FRAME_PAD, min(p[1] for p in pos) - FRAME_PAD - 20
+            x1, y1 = max(p[0] for p in pos) + NODE_W + FRAME_PAD, max(p[1] for p in pos) + NODE_H + FRAME_PAD
+            frames.append({"id": f"frame:{name}", "type": FRAME_TYPE, "label": f"{name} · expanded" if rec.label == mod.local(name, mod.owner(self.circuit, name))
+                           else f"{name} ({rec.label}) · expanded",
+                           "position": {"x": x0, "y": y0}, "data": {}, "draggable": False, "connectable": False,
+                           "deletable": False, "selected": False, "className": "wb-module-frame",
+                           "style": {"width": x1 - x0, "height": y1 - y0, "background": "rgba(123,31,162,0.05)",
+                                     "border": "2px dashed #7b1fa2", "zIndex": -1, "pointerEvents": "none"}})
+        return frames
+
     def _node(self, name: str, selected: bool = False) -> dict:
+        if name in self.circuit.modules:
+            return self._module_node(name, selected)
         block = self.circuit.block(name)
         x, y = self.circuit.graph.nodes[name].get("position") or (0.0, 0.0)
         return {"id": name, "type": type(block).__name__, "label": name, "position": {"x": float(x), "y": float(y)},
                 "data": {}, "selected": selected,
                 "view": pn.pane.HTML(f"<span class='wb-node-kind'>{describe(block)}</span>",
                                      margin=(0, 4), styles={"font-size": "11px"})}
+
+    def shown_wire(self, wire: Wire) -> Wire | None:
+        """``wire`` as the canvas draws it: ends inside a collapsed module go to its port (None:
+        the wire is hidden inside one collapsed module)."""
+        ends = []
+        for block, port in ((wire.source, wire.output), (wire.target, wire.input)):
+            node = shown_as(self.circuit, block)
+            ends.append((node, port if node == block else mod.port_of(self.circuit, node, (block, port))))
+        if ends[0][0] == ends[1][0] and ends[0][0] in self.circuit.modules:
+            return None
+        return Wire(ends[0][0], ends[0][1], ends[1][0], ends[1][1])
 
     def _edge(self, wire: Wire) -> dict:
         return {"id": edge_id(wire), "source": wire.source, "target": wire.target,
@@ -130,9 +224,16 @@ class CircuitEditor:
         """Redraw the whole canvas from the circuit (after load, undo or a rename)."""
         self._quiet = True
         try:
-            self._edges = {edge_id(w): w for w in self.circuit.wires}
-            self.flow.param.update(nodes=[self._node(n, n in selected) for n in self.circuit.graph.nodes],
-                                   edges=[self._edge(w) for w in self.circuit.wires])
+            shown = {w: self.shown_wire(w) for w in self.circuit.wires}
+            self._edges = {edge_id(v): w for w, v in shown.items() if v is not None}
+            mods = module_node_types(self.circuit)
+            signature = {k: v.to_dict() for k, v in mods.items()}
+            if signature != self._module_types:  # new ports, a new module: new handles
+                self._module_types = signature
+                self.flow.node_types = {**self._block_types, **mods}
+            self.flow.param.update(nodes=self._frames() + [self._node(n, n in selected)
+                                                           for n in visible_nodes(self.circuit)],
+                                   edges=[self._edge(v) for v in dict.fromkeys(shown.values()) if v is not None])
         finally:
             self._quiet = False
 
@@ -140,6 +241,11 @@ class CircuitEditor:
         if needs_layout(self.circuit):
             for name, pos in layered_positions(self.circuit).items():
                 self.circuit.graph.nodes[name]["position"] = pos
+        for name, rec in self.circuit.modules.items():  # a module without a place sits where its blocks start
+            inner = [self.circuit.graph.nodes[n]["position"] for n in mod.members(self.circuit, name)
+                     if self.circuit.graph.nodes[n].get("position")]
+            if rec.position is None and inner:
+                rec.position = (min(p[0] for p in inner), min(p[1] for p in inner))
 
     def set_circuit(self, circuit: Circuit, label: str | None = None) -> None:
         """Show another circuit; with a label the switch is an undoable edit, else history starts over."""
@@ -223,6 +329,7 @@ class CircuitEditor:
     def _free_spot(self) -> tuple[float, float]:
         """Right of the rightmost block, in the first row where nothing sits."""
         taken = [p for _, p in self.circuit.graph.nodes(data="position") if p]
+        taken += [rec.position for rec in self.circuit.modules.values() if rec.position]
         x = max((p[0] for p in taken), default=-LAYER_DX) + LAYER_DX
         for row in range(50):
             y = row * ROW_DY
@@ -232,11 +339,12 @@ class CircuitEditor:
 
     def delete_blocks(self, names) -> None:
         """Remove blocks and their wires from the circuit and the canvas (one undo step)."""
-        names = [n for n in names if n in self.circuit.graph]
+        names = [n for n in names if n in self.circuit.graph or n in self.circuit.modules]
         if not names:
             return
         for name in names:
-            self.circuit.remove(name)
+            if name in self.circuit.graph or name in self.circuit.modules:  # not gone with its module
+                self.circuit.remove(name)
         self.selection = []
         self.refresh()
         self.commit("Delete " + ", ".join(names))
@@ -246,19 +354,24 @@ class CircuitEditor:
     def delete_block(self, name: str) -> None:
         self.delete_blocks([name])
 
-    def rename(self, old: str, new: str) -> None:
-        """Rename a block (wires follow); raises CircuitError for a taken or invalid name."""
+    def rename(self, old: str, new: str) -> str:
+        """Rename a block (wires follow); raises CircuitError for a taken or invalid name. Inside a
+        module the name typed is the block's own: it keeps its module's prefix."""
+        around = mod.owner(self.circuit, old)
+        if around is not None and not new.startswith(around + mod.SEP):
+            new = around + mod.SEP + new
         self.circuit.rename(old, new)
         self.refresh(selected=(new,))
         self.commit(f"Rename {old} -> {new}")
         self.on_change("structure")
+        return new
 
     def rename_circuit(self, name: str) -> None:
         self.circuit.name = name
         self.commit(f"Rename circuit to {name}", key="circuit-name")
 
     def select_all(self) -> None:
-        self.selection = list(self.circuit.graph.nodes)
+        self.selection = visible_nodes(self.circuit)
         for name in self.selection:
             self.flow.patch_node_props(name, {"selected": True})
 
@@ -294,7 +407,7 @@ class CircuitEditor:
         wire = _wire_of(edge)
         try:
             self.circuit.check_wire(wire)
-            self.circuit.connect(f"{wire.source}.{wire.output}", f"{wire.target}.{wire.input}")
+            flat = self.circuit.connect(f"{wire.source}.{wire.output}", f"{wire.target}.{wire.input}")
         except CircuitError as e:
             self._quiet = True
             try:
@@ -303,7 +416,7 @@ class CircuitEditor:
                 self._quiet = False
             self.notify(f"Wire refused: {e}", "danger")
             return
-        self._edges[edge["id"]] = wire
+        self._edges[edge["id"]] = flat
         self.commit(f"Wire {wire}")
         self.notify(f"Wired {wire}", "success")
         self.on_change("structure")
@@ -322,7 +435,7 @@ class CircuitEditor:
         if self._quiet:
             return
         name = payload.get("node_id")
-        if name in self.circuit.graph:
+        if name in self.circuit.graph or name in self.circuit.modules:
             _, wires = self.circuit.remove(name)
             for w in wires:
                 self._edges.pop(edge_id(w), None)
@@ -333,22 +446,86 @@ class CircuitEditor:
 
     def _node_moved(self, payload: dict) -> None:
         name, pos = payload.get("node_id"), payload.get("position") or {}
-        if name in self.circuit.graph:
+        if name in self.circuit.modules:  # a collapsed module carries its blocks along
+            rec = self.circuit.modules[name]
+            new = (float(pos.get("x", 0)), float(pos.get("y", 0)))
+            dx, dy = (new[0] - rec.position[0], new[1] - rec.position[1]) if rec.position else (0.0, 0.0)
+            self._shift(name, dx, dy)
+            rec.position = new
+            self.commit(f"Move {name}", key=f"move-{name}")
+            self.on_change("layout")
+        elif name in self.circuit.graph:
             self.circuit.graph.nodes[name]["position"] = (float(pos.get("x", 0)), float(pos.get("y", 0)))
             self.commit(f"Move {name}", key=f"move-{name}")
             self.on_change("layout")
 
     def _selection_changed(self, payload: dict) -> None:
         nodes = payload.get("nodes") or []
-        self.selection = [n for n in nodes if n in self.circuit.graph]
+        self.selection = [n for n in nodes if n in self.circuit.graph or n in self.circuit.modules]
         self.on_select(nodes[0] if len(nodes) == 1 and nodes[0] in self.circuit.graph else None)
 
     selection: list[str] = []
+    on_drop_other: Callable[[str, tuple[float, float]], None] = staticmethod(lambda label, pos: None)
+
+    # -- modules -----------------------------------------------------------------------------------
+    def group(self, names, name: str) -> str:
+        """Group blocks/modules into module ``name`` (one undo step); returns its flat name."""
+        flat = self.circuit.group(names, name)
+        self.selection = [flat]
+        self.refresh(selected=(flat,))
+        self.commit(f"Group {', '.join(names)} as {flat}")
+        self.on_select(None)
+        self.on_change("structure")
+        return flat
+
+    def ungroup(self, name: str) -> list[str]:
+        moved = self.circuit.ungroup(name)
+        self.selection = moved
+        self.refresh(selected=moved)
+        self.commit(f"Ungroup {name}")
+        self.on_select(None)
+        self.on_change("structure")
+        return moved
+
+    def set_collapsed(self, name: str, collapsed: bool) -> None:
+        rec = self.circuit.modules[name]
+        if rec.collapsed == collapsed:
+            return
+        rec.collapsed = collapsed
+        self.selection = [name] if collapsed else []
+        self.refresh(selected=self.selection)
+        self.commit(f"{'Collapse' if collapsed else 'Expand'} {name}")
+        self.on_change("layout")
+
+    def add_module(self, module, position: tuple[float, float] | None = None) -> str:
+        """Add a copy of ``module`` under a fresh name, collapsed, at ``position``."""
+        stem = re.sub(r"[^A-Za-z0-9]+", "_", module.name).strip("_").lower()[:40]  # an identifier, no "__"
+        if not stem or not stem[0].isalpha():
+            stem = f"m_{stem}".rstrip("_")
+        taken = set(self.circuit.graph.nodes) | set(self.circuit.modules)
+        k = 1
+        while f"{stem}{k}" in taken or any(n.startswith(f"{stem}{k}{mod.SEP}") for n in taken):
+            k += 1
+        name = f"{stem}{k}"
+        pos = position or self._free_spot()
+        inner = [p for _, p in module.circuit.graph.nodes(data="position") if p]
+        self.circuit.add(name, module, position=pos)
+        if inner:  # its blocks keep their layout, moved to where the module lands
+            x0, y0 = min(p[0] for p in inner), min(p[1] for p in inner)
+            self._shift(name, pos[0] - x0, pos[1] - y0)
+        self.circuit.modules[name].position = pos
+        self.refresh(selected=(name,))
+        self.commit(f"Add module {name}")
+        self.on_change("structure")
+        return name
 
     def _dropped(self, payload: dict) -> None:
         data = payload.get("data") or {}
         type_name = data.get("label") if isinstance(data, dict) else None
         if type_name not in block_types():
+            if isinstance(type_name, str):
+                pos = payload.get("position") or {}
+                self.on_drop_other(type_name, (float(pos.get("x", 0.0)), float(pos.get("y", 0.0))))
             return
         pos = payload.get("position") or {}
         name = self.add_block(type_name, (pos.get("x", 0.0), pos.get("y", 0.0)))
