@@ -601,17 +601,15 @@ class Workbench:
         self._cards = cards
         self._arrange_views()
 
-    def _arrange_views(self) -> None:
-        """The cards in the user's order (views never moved keep their place): rasters and rates
-        full width, the others two to a row."""
+    def _arrange_views(self, new: bool = True) -> None:
+        """The cards in the user's order (views never moved keep their place). A move only sets
+        each card's CSS order: the plots stay where they were drawn, nothing is rendered again."""
         keys = list(self._cards)
         order = [k for k in self.view_order if k in self._cards] + [k for k in keys if k not in self.view_order]
-        for k in order:
-            kind, card = self._cards[k]
-            card.styles = {"flex": "1 1 100%"} if kind in ("raster", "rate") else \
-                {"flex": "1 1 calc(50% - 8px)", "min-width": "340px"}
-        self.views.objects = [pn.FlexBox(*(self._cards[k][1] for k in order), flex_wrap="wrap",
-                                         sizing_mode="stretch_width", css_classes=["wb-view-list"])]
+        for i, k in enumerate(order):
+            self._cards[k][1].styles = {"order": str(i)}
+        if new:
+            self.views.objects = [card for _kind, card in self._cards.values()]
 
     def _move_view(self, key: str, step: int) -> None:
         """Move a view up (-1) or down (+1); the order holds for this session, over recompiles."""
@@ -620,7 +618,7 @@ class Workbench:
         j = min(max(i + step, 0), len(order) - 1)
         order.insert(j, order.pop(i))
         self.view_order = order + [k for k in self.view_order if k not in order]
-        self._arrange_views()
+        self._arrange_views(new=False)
 
     def _brushed(self, picked: dict[str, list[int]]) -> None:
         """Neurons brushed in the raster: their traces (membrane potential, else the population's

@@ -103,7 +103,7 @@ class Inspector:
         """A typed model: its equations shown, and a form (wider than the sidebar) to edit them."""
         m = block.model
         shown = pn.pane.HTML(f"<b>{html.escape(str(m.get('name', '')))}</b><pre style='font-size:10px;white-space:pre-wrap;"
-                             f"margin:2px 0'>{html.escape(str(m.get('equations', '')).strip())}\nthreshold: "
+                             f"overflow-wrap:anywhere;margin:2px 0'>{html.escape(str(m.get('equations', '')).strip())}\nthreshold: "
                              f"{html.escape(str(m.get('threshold', '')))}\nreset: {html.escape(str(m.get('reset', '')))}"
                              f"\nrefractory: {html.escape(str(m.get('refractory', '')))}</pre>",
                              sizing_mode="stretch_width", margin=(0, 5), css_classes=["wb-model-summary"])
