@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from bokeh.palettes import Category10_10
 
 from browser_page import OUT, Page
 from simulations import Circuit, SampleRecorder, compile
@@ -71,19 +72,29 @@ def test_brushing_raster_neurons_shows_exactly_their_traces(page):
     box = plot.bounding_box()
     page.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     raster.locator(".bk-tool-icon-box-select").first.click()
+    page.wait_for(lambda: page.page.evaluate("""() => { for (const d of Bokeh.documents) for (const m of d.all_models)
+        if (m.type === "BoxSelectTool") return m.active; return false; }"""), what="the box select tool on")
     x0, x1 = box["x"] + box["width"] * 0.55, box["x"] + box["width"] * 0.75
     y0, y1 = box["y"] + box["height"] * 0.45, box["y"] + box["height"] * 0.55
-    page.page.mouse.move(x0, y0)
-    page.page.mouse.down()
-    page.page.mouse.move(x1, y1, steps=8)
-    page.page.mouse.up()
-    brushed = page.page.evaluate("""() => { for (const d of Bokeh.documents) {
-        const found = [...d.all_models].filter((m) => m.name === "wb-raster");
-        if (found.length) { const s = found[found.length - 1];
-          const i = Array.from(s.selected.indices);
-          return [i.map((k) => s.data.neuron[k]), i.map((k) => s.data.color[k])]; } } return null; }""")
+
+    def brush():
+        page.page.mouse.move(x0, y0)
+        page.page.mouse.down()
+        page.page.mouse.move(x1, y1, steps=8)
+        page.page.mouse.up()
+        time.sleep(0.5)
+        return page.page.evaluate("""() => { for (const d of Bokeh.documents) {
+            const found = [...d.all_models].filter((m) => m.name === "wb-raster");
+            if (found.length) { const s = found[found.length - 1];
+              const i = Array.from(s.selected.indices);
+              return i.length ? [i.map((k) => s.data.neuron[k]), i.map((k) => s.data.color[k])] : null; } }
+            return null; }""")
+
+    brushed = page.wait_for(brush, timeout=15, what="a brush that catches spikes")
     assert brushed and brushed[0], "the box caught some spikes"
-    exc_colour = "#1f77b4"  # Category10, the first raster probe (exc)
+    sim = compile(Circuit.load(DEMO), dt=0.1, seed=0)  # the same run, without the browser
+    rasters = [p for p, kind in sim.probe_paths().items() if kind == "raster"]
+    exc_colour = Category10_10[rasters.index("exc.spikes")]  # the raster's colour per population, in probe order
     expected = sorted({n for n, c in zip(*brushed) if c == exc_colour})[:10]
     assert expected, "the box lies in the excitatory band"
     page.wait_for(lambda: set(f"neuron {n}" for n in expected) <= set(legend_labels(page)), timeout=30,
@@ -97,8 +108,7 @@ def test_brushing_raster_neurons_shows_exactly_their_traces(page):
     ys = [np.asarray(page.source("wb-trace-exc.v", f"y{i}"), dtype=float) for i in range(len(expected))]
     assert len(page.source("wb-trace-exc.v", f"y{len(expected)}") or []) == 0, "no line beyond the brushed neurons"
     page.page.screenshot(path=str(OUT / f"gui_brushed_traces_{page.size}.png"), full_page=True)
-    # the same run without the browser: the brushed neurons' membrane potential at the drawn times
-    sim = compile(Circuit.load(DEMO), dt=0.1, seed=0)
+    # the brushed neurons' membrane potential at the drawn times, in the run without the browser
     sim.record("exc.v", SampleRecorder("trace", neurons=expected, capacity=100_000))
     sim.step(int(round(t.max() / 0.1)) + 1)
     steps, values = sim.recorders["exc.v"].samples()

@@ -623,7 +623,7 @@ class Workbench:
     def _brushed(self, picked: dict[str, list[int]]) -> None:
         """Neurons brushed in the raster: their traces (membrane potential, else the population's
         first trace probe), recorded from now on; the trace view shows them."""
-        kinds, named = self.probe_kinds(), []
+        kinds, named, cut = self.probe_kinds(), [], False
         for raster, neurons in picked.items():
             block = raster.partition(".")[0]
             traces = [p for p, k in kinds.items() if k == "trace" and p.partition(".")[0] == block]
@@ -635,13 +635,14 @@ class Workbench:
                 self.extra_views.add(trace)
                 self.hidden_views.discard(trace)
             named.append(f"{trace} of neuron(s) {', '.join(map(str, neurons[:MAX_PICKS]))}")
+            cut = cut or len(neurons) > MAX_PICKS
         if not named:
             self.notify("The brushed populations have no trace probe to show.", "info")
             return
         self._sync_view_choice()
         self.runner.show(self.shown_views(), self.picks)
-        self.notify(f"Showing {'; '.join(named)}" + (f" (the first {MAX_PICKS} per population)"
-                    if any(len(n) > MAX_PICKS for n in picked.values()) else "") + ".", "success")
+        self.notify(f"Showing {'; '.join(named)}" + (f" (the first {MAX_PICKS} per population)" if cut else "") + ".",
+                    "success")
 
     # -- messages from the simulation process --------------------------------------------------------
     def _handle(self, msg) -> None:

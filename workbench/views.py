@@ -12,7 +12,7 @@ from collections import deque
 
 import numpy as np
 import panel as pn
-from bokeh.models import (BoxSelectTool, ColorBar, ColumnDataSource, HoverTool, LinearColorMapper, PrintfTickFormatter,
+from bokeh.models import (BoxSelectTool, ColorBar, ColumnDataSource, CustomJS, HoverTool, LinearColorMapper, PrintfTickFormatter,
                           Range1d)
 from bokeh.palettes import Category10_10, Greys256, Viridis256
 from bokeh.plotting import figure
@@ -67,7 +67,13 @@ class RasterView:
             self.source = ColumnDataSource(dict(t=[], y=[], neuron=[], color=[]), name="wb-raster")
             fig.scatter("t", "y", source=self.source, color="color", size=2, marker="square", line_alpha=0)
             fig.add_tools(BoxSelectTool(description="Brush neurons: show their traces"))
-            self.source.selected.on_change("indices", lambda _a, _o, new: self._brushed(new))
+            # the browser names the brushed points' neurons (its indices refer to its own copy of
+            # the streamed data, which the server's copy need not match point for point)
+            self.brushed = ColumnDataSource(dict(neuron=[], color=[]), name="wb-raster-brushed")
+            self.source.selected.js_on_change("indices", CustomJS(args=dict(s=self.source, b=self.brushed), code="""
+                const i = s.selected.indices;
+                if (i.length) b.data = {neuron: i.map((k) => s.data.neuron[k]), color: i.map((k) => s.data.color[k])};"""))
+            self.brushed.on_change("data", lambda _a, _o, new: self._brushed(new))
         self.on_brush = None  # called with {raster probe: [neuron, ...]} when neurons are brushed
         ticks = {float(k): v for k, v in raster["ticks"].items()}
         fig.yaxis.ticker = sorted(ticks)
@@ -76,16 +82,15 @@ class RasterView:
         self.panel = pn.pane.Bokeh(fig, sizing_mode="stretch_width")
         self.points = 0
 
-    def _brushed(self, indices) -> None:
+    def _brushed(self, data) -> None:
         """The neurons of the points in a box selection, per population (raster probe)."""
-        if self.on_brush is None or not len(indices):
+        if self.on_brush is None:
             return
-        data = self.source.data
         population = {c: p for p, c in reversed(list(zip(self.paths, self.colors)))}
         picked: dict[str, set[int]] = {}
-        for i in indices:
-            if i < len(data["neuron"]) and data["color"][i] in population:
-                picked.setdefault(population[data["color"][i]], set()).add(int(data["neuron"][i]))
+        for neuron, color in zip(data.get("neuron", []), data.get("color", [])):
+            if color in population:
+                picked.setdefault(population[color], set()).add(int(neuron))
         if picked:
             self.on_brush({p: sorted(n) for p, n in picked.items()})
 
