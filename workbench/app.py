@@ -255,7 +255,7 @@ class Workbench:
                          sizing_mode="stretch_width")
         return pn.Column(pn.pane.HTML(f"<style>{CSS}</style>", width=0, height=0, margin=0), toolbar,
                          pn.Row(sidebar, main, sizing_mode="stretch_width"), self.message_box, self.gallery_panel(),
-                         self.help, sizing_mode="stretch_width")
+                         self.help, self.inspector.model_overlay, sizing_mode="stretch_width")
 
     def gallery_panel(self):
         close = pn.widgets.Button(label="Close", css_classes=["wb-gallery-close"], width=80)

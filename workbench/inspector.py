@@ -65,8 +65,9 @@ class Inspector:
             "position": "fixed", "top": "56px", "left": "300px", "z-index": "2400", "background": "white",
             "box-shadow": "0 2px 14px rgba(0,0,0,.3)", "padding": "8px", "border-radius": "6px",
             "max-height": "86vh", "overflow-y": "auto"})
+        # the model form floats beside the sidebar: the page places ``model_overlay`` at its top level
         self.panel = pn.Column(pn.pane.Markdown("#### Inspector", margin=(0, 5)), self.error, self.body,
-                               self.model_overlay, sizing_mode="stretch_width")
+                               sizing_mode="stretch_width")
         self._widgets: dict[str, list[pn.widgets.Widget]] = {}
         self._setting = False
         self.show(None, None)
