@@ -74,9 +74,6 @@ def test_brushing_raster_neurons_shows_exactly_their_traces(page):
     raster.locator(".bk-tool-icon-box-select").first.click()
     page.wait_for(lambda: page.page.evaluate("""() => { for (const d of Bokeh.documents) for (const m of d.all_models)
         if (m.type === "BoxSelectTool") return m.active; return false; }"""), what="the box select tool on")
-    x0, x1 = box["x"] + box["width"] * 0.55, box["x"] + box["width"] * 0.75
-    y0, y1 = box["y"] + box["height"] * 0.45, box["y"] + box["height"] * 0.55
-
     page.page.evaluate("""() => { window.__brushed = null;  // what the brush selected, kept after the views rebuild
         for (const d of Bokeh.documents) { const found = [...d.all_models].filter((m) => m.name === "wb-raster");
           if (!found.length) continue;
@@ -85,16 +82,24 @@ def test_brushing_raster_neurons_shows_exactly_their_traces(page):
             if (i.length) window.__brushed = [i.map((k) => s.data.neuron[k]), i.map((k) => s.data.color[k])]; }); } }""")
 
     def brush():
+        raster.scroll_into_view_if_needed()
+        box = plot.bounding_box()  # measured now: the page may still have been laying out the views
+        x0, x1 = box["x"] + box["width"] * 0.55, box["x"] + box["width"] * 0.75
+        y0, y1 = box["y"] + box["height"] * 0.45, box["y"] + box["height"] * 0.55
         page.page.mouse.move(x0, y0)
         page.page.mouse.down()
         page.page.mouse.move(x1, y1, steps=8)
         page.page.mouse.up()
         return page.wait_for(lambda: page.page.evaluate("() => window.__brushed"), timeout=5, what="a selection")
 
-    try:
-        brushed = brush()
-    except AssertionError:  # the gesture began before the tool was ready: once more
-        brushed = brush()
+    for attempt in range(3):  # a gesture made while the page still moved can miss: again
+        try:
+            brushed = brush()
+            break
+        except AssertionError:
+            page.page.screenshot(path=str(OUT / f"gui_brush_missed_{page.size}.png"), full_page=True)
+    else:
+        raise AssertionError("three brushes caught no spike")
     assert brushed and brushed[0], "the box caught some spikes"
     sim = compile(Circuit.load(DEMO), dt=0.1, seed=0)  # the same run, without the browser
     rasters = [p for p, kind in sim.probe_paths().items() if kind == "raster"]
