@@ -65,7 +65,10 @@ def status_time(page) -> float:
 
 # -- brush neurons in the raster ---------------------------------------------------------------------
 def test_brushing_raster_neurons_shows_exactly_their_traces(page):
-    run_a_while(page)
+    page.button("▶ Run")  # past 900 ms: the box below (55-75% of the 1 s window) then lies on spikes
+    page.wait_for(lambda: status_time(page) > 900 and page.raster_points() > 200, what="900 ms simulated", timeout=90)
+    page.button("Pause")
+    time.sleep(0.8)
     raster = page.page.locator(".wb-view-raster").first
     raster.scroll_into_view_if_needed()
     plot = raster.locator(".bk-Figure, .bk-Canvas").first
