@@ -36,8 +36,8 @@ from .modules_panel import ModulesPanel, is_module_text
 from .runner import Runner
 from .sweep_panel import SweepPanel
 from .training_panel import TrainingPanel
-from .view_cards import view_card
-from .frames import default_shown
+from .view_cards import view_card, view_key
+from .frames import MAX_PICKS, default_shown
 from .views import Dashboard
 
 DEMO = ASSETS / "demos" / "stdp_demo.json"
@@ -110,6 +110,8 @@ class Workbench:
         self.demo_panel: DemoPanel | None = None
         self.extra_views: set[str] = set()  # probes the user added to the default views
         self.hidden_views: set[str] = set()  # default probes the user removed
+        self.view_order: list[str] = []  # views the user moved, in the order they chose (kept this session)
+        self.picks: dict[str, list[int]] = {}  # trace probe -> neurons brushed in the raster
         self._pending_restore: str | None = None
         self.selected: str | None = None
 
@@ -184,6 +186,7 @@ class Workbench:
         self.new_button = button("New", "wb-new", self.new_circuit, "New")
         self.undo_button = button("↶ Undo", "wb-undo", self.undo, "Undo")
         self.redo_button = button("↷ Redo", "wb-redo", self.redo, "Redo")
+        self.fit_button = button("Fit", "wb-fit", self.link_fit, "Fit", width=50)
         self.help_button = button("Help", "wb-help-button", self.toggle_help, "Help", button_type="primary",
                                   button_style="outline")
         self.gallery_button = button("Gallery", "wb-gallery-button", self.toggle_gallery, "Gallery",
@@ -240,7 +243,7 @@ class Workbench:
         toolbar = pn.FlexBox(
             pn.pane.HTML("<span class='wb-title'>Workbench</span>", margin=(10, 8)),
             self.run_button, self.pause_button, self.step_button, self.reset_button, self.speed, self.progress, self.status,
-            self.new_button, self.undo_button, self.redo_button, self.circuit_name, self.download,
+            self.new_button, self.undo_button, self.redo_button, self.fit_button, self.circuit_name, self.download,
             self.exports.panel, pn.pane.HTML("Open:", margin=(12, 2)), self.upload, self.gallery_button,
             self.help_button, self.link,
             flex_wrap="wrap", align_items="center", sizing_mode="stretch_width", css_classes=["wb-toolbar"],
@@ -260,7 +263,7 @@ class Workbench:
                          sizing_mode="stretch_width")
         return pn.Column(pn.pane.HTML(f"<style>{CSS}</style>", width=0, height=0, margin=0), toolbar,
                          pn.Row(sidebar, main, sizing_mode="stretch_width"), self.message_box, self.gallery_panel(),
-                         self.help, sizing_mode="stretch_width")
+                         self.help, self.inspector.model_overlay, sizing_mode="stretch_width")
 
     def gallery_panel(self):
         close = pn.widgets.Button(label="Close", css_classes=["wb-gallery-close"], width=80)
@@ -275,6 +278,10 @@ class Workbench:
     def toggle_gallery(self) -> None:
         shown = not self.gallery_overlay.visible
         self.gallery_overlay.visible = self.gallery.panel.visible = shown
+
+    def link_fit(self) -> None:
+        """Frame every block in the canvas (the browser measures the canvas and the nodes)."""
+        self.link.fit()
 
     def toggle_help(self) -> None:
         self.help.visible = not self.help.visible
@@ -394,7 +401,8 @@ class Workbench:
                                if done or undone else "<i>No edits yet.</i>")
 
     def _param_changed(self, block: str, name: str, value) -> None:
-        self.editor.commit(f"Set {block}.{name} = {value}", key=f"param-{block}.{name}")
+        shown = f"model {value.get('name', '')!r}" if isinstance(value, dict) else value  # a model declaration
+        self.editor.commit(f"Set {block}.{name} = {shown}", key=f"param-{block}.{name}")
         if isinstance(self.circuit.block(block).param[name], param.Integer):
             self.editor.refresh()  # sizes are shown inside the node
         self._persist()
@@ -475,11 +483,13 @@ class Workbench:
         self.demo_area.objects = [self.demo_panel.panel] if demo is not None else []
         self.editor.set_circuit(circuit, label=label)
         self._circuit_loaded()
+        self.link.fit()  # the opened circuit framed in the canvas
 
     def _circuit_loaded(self) -> None:
         self.dirty = True
         self.extra_views.clear()
         self.hidden_views.clear()
+        self.picks.clear()
         if self.circuit_name.value != self.circuit.name:
             self.circuit_name.value = self.circuit.name
         self.download.filename = safe_filename(self.circuit.name, ".json")
@@ -531,7 +541,7 @@ class Workbench:
         ("step", n)) follows once it is compiled. Progress shows beside the status."""
         dt = self.demo.dt if self.demo is not None else DT
         self.runner.load(self.circuit.to_json(), self.demo.name if self.demo is not None else None, dt,
-                         self.shown_views())
+                         self.shown_views(), self.picks)
         self._after_load = then
         self.dirty = False
         self._shown_error = None
@@ -590,20 +600,65 @@ class Workbench:
             self.views.objects = [pn.pane.Markdown("Press **Run** to watch the circuit.", styles={"color": "#666"})]
             return
         if shown is not None:
-            if list(shown) != layout["shown"]:
-                self.runner.show(shown)  # answered by a new layout (``loaded``)
+            if list(shown) != layout["shown"] or self.picks != layout.get("picks", {}):
+                self.runner.show(shown, self.picks)  # answered by a new layout (``loaded``)
             if self.dashboard is not None:
                 return
         self.dashboard = Dashboard(layout)
         self.connectome = ConnectomeView(layout)
         d = self.dashboard
-        graph = [view_card(self.connectome, "Connectome")] if self.connectome.nodes else []  # no spiking neurons
-        cards = {v: view_card(v) for v in d.views}
-        wide = [cards[v] for v in d.views if v.kind in ("raster", "rate")]
-        small = [cards[v] for v in d.views if v.kind in ("trace", "scalar")]
-        side = [cards[v] for v in d.views if v.kind == "heatmap"]
-        self.views.objects = [*wide, pn.GridBox(*small, ncols=2, sizing_mode="stretch_width"),
-                              pn.GridBox(*side, *graph, ncols=2, sizing_mode="stretch_width")]
+        for v in d.views:
+            if v.kind == "raster":
+                v.on_brush = self._guard("Showing the brushed neurons", self._brushed)
+        move = self._guard("Moving the view", self._move_view)
+        cards = {view_key(v): (v.kind, view_card(v, on_move=move)) for v in d.views}
+        if self.connectome.nodes:  # no spiking neurons, no connectome
+            cards["connectome"] = ("connectome", view_card(self.connectome, "Connectome", on_move=move))
+        self._cards = cards
+        self._arrange_views()
+
+    def _arrange_views(self, new: bool = True) -> None:
+        """The cards in the user's order (views never moved keep their place). A move only sets
+        each card's CSS order: the plots stay where they were drawn, nothing is rendered again."""
+        keys = list(self._cards)
+        order = [k for k in self.view_order if k in self._cards] + [k for k in keys if k not in self.view_order]
+        for i, k in enumerate(order):
+            self._cards[k][1].styles = {"order": str(i)}
+        if new:
+            self.views.objects = [card for _kind, card in self._cards.values()]
+
+    def _move_view(self, key: str, step: int) -> None:
+        """Move a view up (-1) or down (+1); the order holds for this session, over recompiles."""
+        order = [k for k in self.view_order if k in self._cards] + [k for k in self._cards if k not in self.view_order]
+        i = order.index(key)
+        j = min(max(i + step, 0), len(order) - 1)
+        order.insert(j, order.pop(i))
+        self.view_order = order + [k for k in self.view_order if k not in order]
+        self._arrange_views(new=False)
+
+    def _brushed(self, picked: dict[str, list[int]]) -> None:
+        """Neurons brushed in the raster: their traces (membrane potential, else the population's
+        first trace probe), recorded from now on; the trace view shows them."""
+        kinds, named, cut = self.probe_kinds(), [], False
+        for raster, neurons in picked.items():
+            block = raster.partition(".")[0]
+            traces = [p for p, k in kinds.items() if k == "trace" and p.partition(".")[0] == block]
+            if not traces:
+                continue
+            trace = f"{block}.v" if f"{block}.v" in traces else traces[0]
+            self.picks[trace] = neurons[:MAX_PICKS]
+            if trace not in self.shown_views():
+                self.extra_views.add(trace)
+                self.hidden_views.discard(trace)
+            named.append(f"{trace} of neuron(s) {', '.join(map(str, neurons[:MAX_PICKS]))}")
+            cut = cut or len(neurons) > MAX_PICKS
+        if not named:
+            self.notify("The brushed populations have no trace probe to show.", "info")
+            return
+        self._sync_view_choice()
+        self.runner.show(self.shown_views(), self.picks)
+        self.notify(f"Showing {'; '.join(named)}" + (f" (the first {MAX_PICKS} per population)" if cut else "") + ".",
+                    "success")
 
     # -- messages from the simulation process --------------------------------------------------------
     def _handle(self, msg) -> None:

@@ -44,6 +44,23 @@ class BrowserLink(JSComponent):
       if (!el || !el.tagName) return false;
       return ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName) || el.isContentEditable;
     }
+    function deep(root, selector) {
+      // the first match under root, looking inside Panel's shadow roots too
+      const found = root.querySelector(selector);
+      if (found) return found;
+      for (const el of root.querySelectorAll("*")) {
+        if (el.shadowRoot) { const inner = deep(el.shadowRoot, selector); if (inner) return inner; }
+      }
+      return null;
+    }
+    function fit() {
+      // the canvas's own fit-view control: it measures the canvas and the drawn nodes; again
+      // a little later, for nodes the canvas was still drawing
+      for (const wait of [300, 1200]) setTimeout(() => {
+        const b = deep(document, ".react-flow__controls-fitview");
+        if (b) b.click();
+      }, wait);
+    }
     function offer(model, html) {
       // the autosave offer: a banner of its own, so nothing on the page moves
       let bar = document.querySelector(".wb-restore");
@@ -89,6 +106,7 @@ class BrowserLink(JSComponent):
       });
       model.on("msg:custom", (msg) => {
         if (msg.offer !== undefined) { offer(model, msg.offer); return; }
+        if (msg.fit) { fit(); return; }
         if (msg.download === undefined) return;
         const url = URL.createObjectURL(new Blob([msg.text], { type: "application/json" }));
         const a = document.createElement("a");
@@ -131,6 +149,10 @@ class BrowserLink(JSComponent):
     def offer_restore(self, html: str) -> None:
         """Show the autosave offer (trusted, escaped HTML); the answer comes to ``on_restore``."""
         self._send_msg({"offer": html})
+
+    def fit(self) -> None:
+        """Frame every block in the canvas (after Open, or the Fit button)."""
+        self._send_msg({"fit": True})
 
     def download(self, filename: str, text: str) -> None:
         """Make the browser save ``text`` as ``filename`` (Ctrl+S)."""

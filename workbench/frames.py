@@ -26,6 +26,7 @@ IMAGE_ROWS = 200  # neuron bins of the raster image
 IMAGE_COLUMNS = 500  # time bins of the raster image at full detail (2 ms at a 1 s window)
 LIVE_SPIKE_CAPACITY = 300_000  # events kept per large live raster (frames read them incrementally)
 TRACE_LINES = 3  # neurons drawn per trace probe
+MAX_PICKS = 10  # neurons brushed in the raster whose traces are drawn
 TRACE_POINTS_PER_FRAME = 80
 RATE_BIN_MS = 10.0
 RATE_POINTS_PER_FRAME = 100  # = the visible window's bins
@@ -189,12 +190,17 @@ def default_shown(circuit, paths: dict[str, str]) -> list[str]:
 class FrameBuilder:
     """Turns one simulator's recorders into layouts and frames (lives in the simulation process)."""
 
-    def __init__(self, sim: Simulator, shown: list[str] | None = None, live=None):
+    def __init__(self, sim: Simulator, shown: list[str] | None = None, live=None, picks=None):
         self.sim, self.live = sim, live  # live: a demo's metric function, or None
         paths = sim.probe_paths()
         self.shown = [p for p in (shown if shown is not None else default_shown(sim.circuit, paths)) if p in paths]
+        self.picks = self._picked(picks or {}, paths)
         for p in self.shown:
-            if p not in sim.recorders:
+            picked = getattr(sim.recorders.get(p), "picked", None)
+            if p in self.picks and picked != self.picks[p]:  # brushed neurons: record exactly those
+                sim.record(p, SampleRecorder("trace", neurons=self.picks[p]))
+                sim.recorders[p].picked = self.picks[p]
+            elif p not in sim.recorders or (p not in self.picks and picked is not None):
                 sim.record(p)
         self.rasters = [p for p in self.shown if paths[p] == "raster"]
         self.widths = {p: int(sim.probe_value(p).shape[-1]) for p in self.rasters}
@@ -221,6 +227,17 @@ class FrameBuilder:
                     slots[i] = k
         self.columns = IMAGE_COLUMNS  # time bins counted (at full resolution)
         self.restart()
+
+    def _picked(self, picks: dict, paths: dict) -> dict[str, list[int]]:
+        """The brushed neurons per shown trace probe (valid indices only, at most ``MAX_PICKS``)."""
+        out = {}
+        for p, ids in picks.items():
+            if p in self.shown and paths[p] == "trace":
+                width = int(self.sim.probe_value(p).shape[-1])
+                ids = sorted({int(i) for i in ids if 0 <= int(i) < width})[:MAX_PICKS]
+                if ids:
+                    out[p] = ids
+        return out
 
     def _raster_rows(self) -> None:
         """Bands of the raster, one per population: a row per k-th neuron (markers) or a row per
@@ -260,7 +277,7 @@ class FrameBuilder:
             raster = dict(paths=self.rasters, image=self.image, rows=self.rows, ticks=self.ticks,
                           thinned=self.image or any(s != 1 for s in self.stride.values()))
         return dict(dt=sim.dt, t=sim.t, probes=paths, shown=self.shown, docs=docs, raster=raster,
-                    traces=self.traces, heatmaps=heatmaps, connectome=self.connectome,
+                    traces=self.traces, picks=self.picks, heatmaps=heatmaps, connectome=self.connectome,
                     live={name: list(node.live) for name, node in sim.nodes.items()})
 
     def restart(self) -> None:
@@ -302,7 +319,7 @@ class FrameBuilder:
             if len(steps):
                 values = values.reshape(len(steps), -1) if values.ndim <= 2 else values[:, 0].reshape(len(steps), -1)
                 keep = thin(len(steps), max(8, int(TRACE_POINTS_PER_FRAME * detail)))
-                ys = values[keep, :TRACE_LINES].astype(np.float64)
+                ys = values[keep, :len(self.picks.get(p, ())) or TRACE_LINES].astype(np.float64)
                 traces[p] = (steps[keep] * sim.dt, np.where(np.isfinite(ys), ys, np.nan))
         out["traces"] = traces
         moved = sim.t != self.sampled_t  # heatmaps and the live metric: only when the simulator moved

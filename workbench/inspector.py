@@ -6,6 +6,7 @@ the block's value. Live parameters get a slider too, so they can be dragged whil
 """
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -17,6 +18,7 @@ import param
 from components import Block
 
 from .blocks import is_live, summary
+from .model_editor import ModelEditor
 
 
 SLIDER_LIMIT = 1e12  # beyond this a slider is no use (and non-finite ends break it): the box only
@@ -59,6 +61,11 @@ class Inspector:
         self.error = pn.pane.Alert("", alert_type="danger", visible=False, margin=(4, 5),
                                    css_classes=["wb-param-error"])
         self.body = pn.Column(sizing_mode="stretch_width")
+        self.model_overlay = pn.Column(visible=False, width=660, css_classes=["wb-model-overlay"], styles={
+            "position": "fixed", "top": "56px", "left": "300px", "z-index": "2400", "background": "white",
+            "box-shadow": "0 2px 14px rgba(0,0,0,.3)", "padding": "8px", "border-radius": "6px",
+            "max-height": "86vh", "overflow-y": "auto"})
+        # the model form floats beside the sidebar: the page places ``model_overlay`` at its top level
         self.panel = pn.Column(pn.pane.Markdown("#### Inspector", margin=(0, 5)), self.error, self.body,
                                sizing_mode="stretch_width")
         self._widgets: dict[str, list[pn.widgets.Widget]] = {}
@@ -78,8 +85,12 @@ class Inspector:
                                       margin=(2, 5), css_classes=["wb-rename"])
         rename.param.watch(lambda e, n=name: e.new != n and self.on_rename(n, e.new.strip()), "value")
         rows = [rename, pn.pane.Markdown(summary(cls), margin=(0, 5), styles={"font-size": "12px"})]
+        self.model_overlay.visible = False
         for pname in block.user_params():
-            rows.append(self._row(block, pname))
+            if pname == "model" and isinstance(block.param[pname], param.Dict) and hasattr(block, "model_declaration"):
+                rows.append(self._model_row(block))
+            else:
+                rows.append(self._row(block, pname))
         ports = ", ".join([f"in: {k} ({p.kind})" for k, p in cls.inputs.items()]
                           + [f"out: {k} ({p.kind})" for k, p in cls.outputs.items()])
         rows.append(pn.pane.Markdown(f"Ports: {ports or 'none'}", styles={"font-size": "11px", "color": "#555"}))
@@ -88,6 +99,43 @@ class Inspector:
         delete.on_click(lambda _e, n=name: self.on_delete(n))
         rows.append(delete)
         self.body.objects = rows
+
+    def _model_row(self, block: Block):
+        """A typed model: its equations shown, and a form (wider than the sidebar) to edit them."""
+        m = block.model
+        shown = pn.pane.HTML(f"<b>{html.escape(str(m.get('name', '')))}</b><pre style='font-size:10px;white-space:pre-wrap;"
+                             f"overflow-wrap:anywhere;margin:2px 0'>{html.escape(str(m.get('equations', '')).strip())}\nthreshold: "
+                             f"{html.escape(str(m.get('threshold', '')))}\nreset: {html.escape(str(m.get('reset', '')))}"
+                             f"\nrefractory: {html.escape(str(m.get('refractory', '')))}</pre>",
+                             sizing_mode="stretch_width", margin=(0, 5), css_classes=["wb-model-summary"])
+        edit = pn.widgets.Button(label="Edit model equations…", button_type="primary", button_style="outline",
+                                 css_classes=["wb-model-edit"], sizing_mode="stretch_width", margin=(2, 5))
+        editor = ModelEditor(m, self._apply_model)
+        close = pn.widgets.Button(label="Close", css_classes=["wb-model-close"], width=80)
+        close.on_click(lambda _e: setattr(self.model_overlay, "visible", False))
+        self.model_overlay.objects = [
+            pn.Row(pn.pane.Markdown(f"### Model of {html.escape(self.name or '')}", margin=(0, 10)), pn.layout.HSpacer(),
+                   close),
+            pn.pane.Markdown("Units are fixed: time ms, voltage mV, current pA (or nA), conductance nS, "
+                             "capacitance pF. Functions: exp, log, sqrt, abs, tanh, sin, cos, min, max.",
+                             styles={"font-size": "12px", "color": "#555"}, margin=(0, 10)),
+            editor.panel]
+        edit.on_click(lambda _e: setattr(self.model_overlay, "visible", not self.model_overlay.visible))
+        self.model_editor = editor
+        return pn.Column(shown, edit, sizing_mode="stretch_width", margin=0)
+
+    def _apply_model(self, model: dict) -> None:
+        """A model that checked: onto the block (which checks it again), as one edit."""
+        if self.block is None:
+            return
+        try:
+            self.block.model = model
+        except (ValueError, TypeError) as e:
+            self.model_editor.result.object = f"<span style='color:#b00020'>Refused: {html.escape(str(e))}</span>"
+            return
+        name, block = self.name, self.block
+        self.on_change(name, "model", block.model)
+        self.show(name, block)
 
     def _row(self, block: Block, pname: str):
         p = block.param[pname]

@@ -125,13 +125,14 @@ class Runner:
             out.append(msg)
 
     # -- commands ------------------------------------------------------------------------------------
-    def load(self, circuit_json: str, demo: str | None = None, dt: float = 0.1, shown=None) -> None:
+    def load(self, circuit_json: str, demo: str | None = None, dt: float = 0.1, shown=None, picks=None) -> None:
         """Compile in the process (progress messages follow, then ``loaded`` or ``error``)."""
         self.layout, self.compiling, self.progress = None, True, ("starting", 0.0, 0.0)
-        self._send("load", circuit_json, demo, dt, shown)
+        self._send("load", circuit_json, demo, dt, shown, picks)
 
-    def show(self, shown: list[str]) -> None:
-        self._send("show", list(shown))
+    def show(self, shown: list[str], picks: dict[str, list[int]] | None = None) -> None:
+        """Show other probes (``picks``: trace probe -> the neurons brushed in the raster)."""
+        self._send("show", list(shown), picks)
 
     def run(self) -> None:
         self.status["running"] = True  # until the next frame says otherwise

@@ -79,7 +79,7 @@ class SimulationSession:
             self.load(*args)
         elif kind == "show":
             if self.sim is not None:
-                self.frames = FrameBuilder(self.sim, args[0], self.live)
+                self.frames = FrameBuilder(self.sim, args[0], self.live, args[1] if len(args) > 1 else None)
                 self.generation += 1
                 self.send("loaded", dict(self.frames.layout(), generation=self.generation))
         elif kind == "run":
@@ -109,7 +109,7 @@ class SimulationSession:
         elif kind == "crash":  # for tests: die as a native fault would, without cleaning up
             os._exit(int(args[0]))
 
-    def load(self, circuit_json: str, demo_name: str | None, dt: float, shown) -> None:
+    def load(self, circuit_json: str, demo_name: str | None, dt: float, shown, picks=None) -> None:
         """Compile in this process, reporting progress every 0.2 s, then send the layout."""
         self.running, self.pending, self.error = False, 0, None
         self.sim = self.frames = self.live = None
@@ -136,7 +136,7 @@ class SimulationSession:
             else:
                 sim = compile(circuit, dt=dt, seed=0, device=device)
             stage[:] = ["preparing the views", 0.6]
-            frames = FrameBuilder(sim, shown, live)
+            frames = FrameBuilder(sim, shown, live, picks)
             layout = frames.layout()
             if live is not None:
                 stage[:] = ["preparing the demo's live metric", 0.85]

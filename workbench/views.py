@@ -12,7 +12,8 @@ from collections import deque
 
 import numpy as np
 import panel as pn
-from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper, PrintfTickFormatter, Range1d
+from bokeh.models import (BoxSelectTool, ColorBar, ColumnDataSource, CustomJS, HoverTool, LinearColorMapper, PrintfTickFormatter,
+                          Range1d)
 from bokeh.palettes import Category10_10, Greys256, Viridis256
 from bokeh.plotting import figure
 
@@ -67,12 +68,33 @@ class RasterView:
         else:
             self.source = ColumnDataSource(dict(t=[], y=[], neuron=[], color=[]), name="wb-raster")
             fig.scatter("t", "y", source=self.source, color="color", size=2, marker="square", line_alpha=0)
+            fig.add_tools(BoxSelectTool(description="Brush neurons: show their traces"))
+            # the browser names the brushed points' neurons (its indices refer to its own copy of
+            # the streamed data, which the server's copy need not match point for point)
+            self.brushed = ColumnDataSource(dict(neuron=[], color=[]), name="wb-raster-brushed")
+            self.source.selected.js_on_change("indices", CustomJS(args=dict(s=self.source, b=self.brushed), code="""
+                const i = s.selected.indices;
+                if (i.length) b.data = {neuron: i.map((k) => s.data.neuron[k]), color: i.map((k) => s.data.color[k])};"""))
+            self.brushed.on_change("data", lambda _a, _o, new: self._brushed(new))
+        self.on_brush = None  # called with {raster probe: [neuron, ...]} when neurons are brushed
         ticks = {float(k): v for k, v in raster["ticks"].items()}
         fig.yaxis.ticker = sorted(ticks)
         fig.yaxis.major_label_overrides = ticks
         fig.xaxis.axis_label = "time (ms)"
         self.panel = pn.pane.Bokeh(fig, sizing_mode="stretch_width")
         self.points = 0
+
+    def _brushed(self, data) -> None:
+        """The neurons of the points in a box selection, per population (raster probe)."""
+        if self.on_brush is None:
+            return
+        population = {c: p for p, c in reversed(list(zip(self.paths, self.colors)))}
+        picked: dict[str, set[int]] = {}
+        for neuron, color in zip(data.get("neuron", []), data.get("color", [])):
+            if color in population:
+                picked.setdefault(population[color], set()).add(int(neuron))
+        if picked:
+            self.on_brush({p: sorted(n) for p, n in picked.items()})
 
     def update(self, frame: dict) -> None:
         """An image frame replaces the picture; a points frame streams every spike of the drawn
@@ -166,11 +188,18 @@ class TraceView(_Batched):
 
     def __init__(self, layout: dict, path: str):
         self.path, self.dt = path, layout["dt"]
-        self.source = ColumnDataSource(dict(t=[], **{f"y{i}": [] for i in range(TRACE_LINES)}), name=f"wb-trace-{path}")
+        self.picks = layout.get("picks", {}).get(path)  # neurons brushed in the raster, else the first few
+        self.lines = len(self.picks) if self.picks else TRACE_LINES
+        self.source = ColumnDataSource(dict(t=[], **{f"y{i}": [] for i in range(self.lines)}), name=f"wb-trace-{path}")
         self.x_range = Range1d(0, WINDOW_MS)
-        fig = _figure(f"{path}: {layout['docs'][path]}", 150, x_range=self.x_range)
-        for i in range(TRACE_LINES):
-            fig.line("t", f"y{i}", source=self.source, color=Category10_10[i], line_width=1)
+        title = f"{path}: {layout['docs'][path]}" + (" (brushed neurons)" if self.picks else "")
+        fig = _figure(title, 150, x_range=self.x_range)
+        for i in range(self.lines):
+            label = {"legend_label": f"neuron {self.picks[i]}"} if self.picks else {}
+            fig.line("t", f"y{i}", source=self.source, color=Category10_10[i % 10], line_width=1, **label)
+        if self.picks:
+            fig.legend.location, fig.legend.label_text_font_size = "top_left", "9px"
+            fig.legend.background_fill_alpha, fig.legend.orientation = 0.5, "horizontal"
         self.panel = pn.pane.Bokeh(fig, sizing_mode="stretch_width")
         self._pending, self._frames = {}, 0
 
@@ -184,7 +213,7 @@ class TraceView(_Batched):
         if got is not None:
             t, ys = got
             data = {"t": t}
-            for i in range(TRACE_LINES):
+            for i in range(self.lines):
                 data[f"y{i}"] = ys[:, i] if i < ys.shape[1] else np.full(len(t), np.nan)
         data = self._batch(frame, data)
         if data is None:
