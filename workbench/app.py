@@ -370,7 +370,6 @@ class Workbench:
         self.download.filename = safe_filename(self.circuit.name, ".json")
 
     def new_circuit(self) -> None:
-        self.runner.load(None)
         self.demo, self.demo_panel = None, None
         self.demo_area.objects = []
         self.editor.set_circuit(Circuit("untitled"), label="New circuit")
