@@ -159,17 +159,20 @@ def source(cm: eq.Compiled, T: str, dt: float, symbol: str) -> str:
     add("      countdown[j] = fire ? ref : c;")
     add("      spikes[j] = fire ? (T)1 : (T)0;")
     add("    }\n}\n")
-    add(f"void {symbol}(const model_args *a) {{")
+    # the flat neurons [lo, hi) of a (B, n) population (a fused program's thread share)
+    add("void model_span(const model_args *a, int64_t lo, int64_t hi) {")
     add("  const int64_t B = a->B, n = a->n, np = " + str(len(cm.params)) + ", nP = " + str(n_state * width) + ";")
     add("  const T *params = a->params, *P = a->P, *P_held = a->P_held;")
     add("  const T *current = a->current, *exc = a->exc, *inh = a->inh;")
     add("  const int32_t *ref_steps = a->ref_steps; int32_t *countdown = a->countdown; T *spikes = a->spikes;")
-    add("  for (int64_t b = 0; b < B; b++) {")
-    add("    const int64_t r = a->rows > 1 ? b : 0, o = b * n;")
+    add("  for (int64_t b = lo / n; b < B && b * n < hi; b++) {")
+    add("    const int64_t r = a->rows > 1 ? b : 0, o = lo > b * n ? lo : b * n, e = hi < (b + 1) * n ? hi : (b + 1) * n;")
+    add("    if (o >= e) continue;")
     xs = ", ".join(f"(T *)a->state[{k}] + o" for k in range(n_state))
-    add("    row_step(n, params + b * np, P ? P + r * nP : 0, P_held ? P_held + r * nP : 0, ref_steps[r], "
+    add("    row_step(e - o, params + b * np, P ? P + r * nP : 0, P_held ? P_held + r * nP : 0, ref_steps[r], "
         f"{xs}, current + o, exc + o, inh + o, countdown + o, spikes + o);")
     add("  }\n}\n")
+    add(f"void {symbol}(const model_args *a) {{ model_span(a, 0, a->B * a->n); }}\n")
     return "\n".join(L)
 
 

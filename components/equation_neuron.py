@@ -210,16 +210,18 @@ class _EquationNeuronBase(Block):
         return {"spikes": state["spikes"], "v": state["v"]}
 
     # -- the generated C path -------------------------------------------------------------------
-    def native_kernel(self, ctx):
-        """The compiled step generated from the declaration (CPU, float32/64), or None."""
+    def native_kernel(self, ctx, span: bool = False):
+        """The compiled step generated from the declaration (CPU, float32/64), or None; with
+        ``span``, its variant stepping the flat neurons [lo, hi) (what fused programs call)."""
         if not native.ENABLED or ctx.device.type != "cpu" or ctx.dtype not in (torch.float32, torch.float64):
             return None
         cm = self.compiled()
         T = "double" if ctx.dtype == torch.float64 else "float"
-        key = (T, ctx.dt)
+        key = (T, ctx.dt, span)
         kernels = cm.__dict__.setdefault("kernels", {})
         if key not in kernels:
-            kernels[key] = native.generated(codegen.source(cm, T, ctx.dt, "model_step"), "model_step")
+            kernels[key] = native.generated(codegen.source(cm, T, ctx.dt, "model_step"),
+                                            "model_span" if span else "model_step")
         return kernels[key]
 
     def native_args(self, ctx, p, state, inputs):

@@ -43,8 +43,8 @@ class Program:
     def run(self, steps: int) -> int:
         """Advance up to ``steps`` steps (fewer if the event buffer fills); returns steps done."""
         sim = self.sim
-        done = self._run(self.ops, len(self.ops), sim.t, steps, self.events.data_ptr(),
-                         len(self.events), self.per_step_max, ctypes.byref(self._count))
+        done = self._run(self.ops, len(self.ops), sim.t, steps, self.events.data_ptr(), len(self.events),
+                         self.per_step_max, ctypes.byref(self._count), torch.get_num_threads())
         events = self.events[: 3 * self._count.value].view(-1, 3)
         for index, (node, recorder) in enumerate(self.recorded):
             mine = events[events[:, 1] == index]
@@ -76,6 +76,7 @@ def build(sim) -> Program | None:
         recorded.append((node, recorder))
     record_id = {node.name: i for i, (node, _) in enumerate(recorded)}
     ops = (native.ProgramOp * len(sim.order))()
+    op_of = {node.name: op for op, node in zip(ops, sim._ordered)}
     for op, node in zip(ops, sim._ordered):
         block, state = node.block, node.state
         if _plain(block, LIFPopulation):
@@ -88,9 +89,10 @@ def build(sim) -> Program | None:
             for k, (src, _) in enumerate(sources):
                 source = sim.nodes[src]
                 op.sources[k] = ctypes.addressof(source.block.native_args(source.ctx, source.params, source.state))
-            if len(sources) > 1:
+            if len(sources) > 2:
                 state.setdefault("summed_current", torch.zeros_like(state["v"]))
                 op.scratch = state["summed_current"].data_ptr()
+            op.fired = _fired(state, state["v"])
         elif _plain(block, _EquationNeuronBase):
             kernel = block.native_kernel(node.ctx)
             if kernel is None:
@@ -99,7 +101,8 @@ def build(sim) -> Program | None:
             block.native_args(node.ctx, node.params, state, {})
             op.args = ctypes.addressof(state["packed_args"])
             op.scratch = state["zeros"].data_ptr()  # read for unwired inputs
-            op.fn = ctypes.cast(kernel, ctypes.c_void_p).value
+            op.fn = ctypes.cast(block.native_kernel(node.ctx, span=True), ctypes.c_void_p).value
+            op.fired = _fired(state, state["v"])
             for k, port in enumerate(("current", "exc", "inh")):
                 sources = node.sources.get(port, [])
                 if len(sources) > 1 or any(not _plain(sim.nodes[src].block, Projection) for src, _ in sources):
@@ -114,10 +117,14 @@ def build(sim) -> Program | None:
                 return None
             op.kind, op.record = native.OP_PROPAGATE, -1
             op.args = ctypes.addressof(block.native_args(node.ctx, node.params, state))
-            source = sim.nodes[src]
-            if isinstance(source.block, LIFPopulation):
-                source.block.native_args(source.ctx, source.params, source.state)  # makes its spikes buffer
-            op.spikes = source.state["spikes"].data_ptr()
+            op.source = ctypes.pointer(op_of[src])
         else:
             return None
     return Program(sim, ops, recorded, run)
+
+
+def _fired(state, v) -> int:
+    """A population's buffer for the indices of its spikes in a step (written by the program)."""
+    if state.get("fired") is None or state["fired"].numel() != v.numel():
+        state["fired"] = torch.empty(v.numel(), dtype=torch.long)
+    return state["fired"].data_ptr()
