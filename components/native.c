@@ -13,6 +13,7 @@ typedef struct {
 typedef struct {
     int64_t B, n_pre, n_post, w_rows, n_syn, slots;
     void *ptr, *post, *w, *decay, *buf0, *buf1, *delay, *ring;
+    int64_t jump;  /* decay is 0 (a 'jump' synapse): a buffer holds only the weights of one step */
 } propagate_args;
 
 typedef struct {
@@ -36,9 +37,13 @@ struct program_op {
     void *scratch;                         /* LIF with several inputs: their sum; model: zeros */
     void *fn;                              /* model: its generated range step (components/equation_codegen.py) */
     void *inputs[3];                       /* model: propagate_args feeding current, exc, inh (or NULL) */
-    int64_t *fired;                        /* spiking op: flat indices of this step's spikes, one segment per thread */
-    int64_t n_fired[MAX_THREADS];          /* how many in each thread's segment */
+    /* spiking op: flat indices of its spikes, one segment per thread, in three slots used in
+     * turn (a projection clears what it delivered two steps ago); `slot` is the newest */
+    int64_t *fired;
+    int64_t n_fired[3 * MAX_THREADS];
+    int64_t slot;
     program_op *source;                    /* projection: the op whose spikes it delivers */
+    int64_t delivered[2 * MAX_THREADS];    /* projection: the slot each thread delivered at even, odd steps */
 };
 
 /* Arguments of a generated model step; must match components/equation_codegen.py. */
@@ -144,7 +149,8 @@ static void decay_range_##SUFFIX(const propagate_args *a, int64_t t, int64_t plo
                                                                                                \
 /* The outgoing synapses of the spike at flat index idx (row b, neuron i) whose targets lie   \
  * in [plo, phi): their weights add to this step's buffer, or to the delay ring's slot. */    \
-static inline void deliver_##SUFFIX(const propagate_args *a, int64_t idx, int64_t t, int64_t plo, int64_t phi) { \
+static inline void deliver_##SUFFIX(const propagate_args *a, int64_t idx, int64_t t, int64_t plo, int64_t phi, \
+                                    int clear) {                                               \
     const int64_t b = idx / a->n_pre, i = idx - b * a->n_pre, n_post = a->n_post;             \
     const int64_t *ptr = a->ptr, *post = a->post, *delay = a->delay;                           \
     const T *w = (const T *)a->w + (a->w_rows > 1 ? b * a->n_syn : 0);                         \
@@ -157,7 +163,8 @@ static inline void deliver_##SUFFIX(const propagate_args *a, int64_t idx, int64_
             ring[(((t + delay[s]) % a->slots) * a->B + b) * n_post + post[s]] += w[s];         \
     } else {                                                                                   \
         T *out = (T *)((t % 2) ? a->buf1 : a->buf0) + b * n_post;                              \
-        for (int64_t s = s0; s < s1; s++) out[post[s]] += w[s];                                \
+        if (clear) for (int64_t s = s0; s < s1; s++) out[post[s]] = 0;                         \
+        else for (int64_t s = s0; s < s1; s++) out[post[s]] += w[s];                           \
     }                                                                                          \
 }                                                                                              \
                                                                                                \
@@ -179,7 +186,7 @@ void propagate_##SUFFIX(const propagate_args *a, const T *spikes, int64_t t) {  
     const int64_t size = a->B * a->n_pre;                                                      \
     for (int64_t i0 = 0; i0 < size; i0 += 64) {                                                \
         const int64_t found = scan_##SUFFIX(spikes, i0, i0 + 64 < size ? i0 + 64 : size, list); \
-        for (int64_t k = 0; k < found; k++) deliver_##SUFFIX(a, list[k], t, 0, a->n_post);    \
+        for (int64_t k = 0; k < found; k++) deliver_##SUFFIX(a, list[k], t, 0, a->n_post, 0); \
     }                                                                                          \
     arrive_range_##SUFFIX(a, t, 0, a->n_post);                                                 \
 }
@@ -242,22 +249,33 @@ static T *op_spikes_##SUFFIX(const program_op *op) {                            
     return op->kind == OP_LIF ? ((const lif_args *)op->args)->spikes : ((const model_args *)op->args)->spikes; \
 }                                                                                              \
                                                                                                \
-static void op_step_##SUFFIX(program_op *op, int64_t t, int64_t tid, int64_t team) {          \
+/* Deliver (or, with clear, zero the targets of) the spikes in slot `slot` of op `from`. */     \
+static void deliver_list_##SUFFIX(const propagate_args *a, const program_op *from, int64_t slot, \
+        int64_t size, int64_t t, int64_t lo, int64_t hi, int64_t team, int clear) {           \
+    if (lo >= hi) return;                                                                      \
+    for (int64_t k = 0; k < team; k++) {                                                       \
+        int64_t slo, shi;                                                                      \
+        share(size, team, k, &slo, &shi);                                                      \
+        const int64_t *fired = from->fired + slot * size + slo;                                \
+        const int64_t count = from->n_fired[slot * MAX_THREADS + k];                           \
+        for (int64_t f = 0; f < count; f++) deliver_##SUFFIX(a, fired[f], t, lo, hi, clear);   \
+    }                                                                                          \
+}                                                                                              \
+                                                                                               \
+static void op_step_##SUFFIX(program_op *op, int64_t t, int64_t step, int64_t tid, int64_t team) { \
     int64_t lo, hi;                                                                            \
     if (op->kind == OP_PROPAGATE) {                                                            \
         const propagate_args *a = op->args;                                                    \
-        const program_op *from = op->source;                                                     \
+        const program_op *from = op->source;                                                   \
+        const int64_t size = op_size_##SUFFIX(from), now = from->slot;                         \
         share(a->n_post, team, tid, &lo, &hi);                                                 \
-        decay_range_##SUFFIX(a, t, lo, hi);                                                    \
-        if (lo < hi) {                                                                         \
-            const int64_t size = op_size_##SUFFIX(from);                                       \
-            for (int64_t k = 0; k < team; k++) {                                               \
-                int64_t slo, shi;                                                              \
-                share(size, team, k, &slo, &shi);                                              \
-                const int64_t *fired = from->fired + slo;                                      \
-                for (int64_t f = 0; f < from->n_fired[k]; f++) deliver_##SUFFIX(a, fired[f], t, lo, hi); \
-            }                                                                                  \
-        }                                                                                      \
+        int64_t *delivered = op->delivered + (t % 2) * MAX_THREADS + tid;                      \
+        if (a->jump && !a->delay && step >= 2) /* zero only what step t - 2 wrote */           \
+            deliver_list_##SUFFIX(a, from, *delivered, size, t, lo, hi, team, 1);              \
+        else                                                                                   \
+            decay_range_##SUFFIX(a, t, lo, hi);                                                \
+        deliver_list_##SUFFIX(a, from, now, size, t, lo, hi, team, 0);                         \
+        *delivered = now;                                                                      \
         arrive_range_##SUFFIX(a, t, lo, hi);                                                   \
         return;                                                                                \
     }                                                                                          \
@@ -288,7 +306,8 @@ static void op_step_##SUFFIX(program_op *op, int64_t t, int64_t tid, int64_t tea
         m.t = t;                                                                               \
         ((model_range_fn)op->fn)(&m, lo, hi);                                                  \
     }                                                                                          \
-    op->n_fired[tid] = scan_##SUFFIX(op_spikes_##SUFFIX(op), lo, hi, op->fired + lo);          \
+    op->slot = t % 3; /* every thread writes the same value */                                 \
+    op->n_fired[op->slot * MAX_THREADS + tid] = scan_##SUFFIX(op_spikes_##SUFFIX(op), lo, hi, op->fired + op->slot * size + lo); \
 }                                                                                              \
                                                                                                \
 int64_t run_program_##SUFFIX(program_op *ops, int64_t n_ops, int64_t t0, int64_t steps,        \
@@ -303,15 +322,18 @@ int64_t run_program_##SUFFIX(program_op *ops, int64_t n_ops, int64_t t0, int64_t
             program_op *op = ops + o;                                                          \
             if (op->kind == OP_PROPAGATE) continue;                                            \
             int64_t lo, hi;                                                                    \
-            share(op_size_##SUFFIX(op), team, tid, &lo, &hi);                                  \
-            op->n_fired[tid] = scan_##SUFFIX(op_spikes_##SUFFIX(op), lo, hi, op->fired + lo);  \
+            const int64_t size = op_size_##SUFFIX(op);                                         \
+            share(size, team, tid, &lo, &hi);                                                  \
+            op->slot = ((t0 - 1) % 3 + 3) % 3; /* as if written by the step before */          \
+            op->n_fired[op->slot * MAX_THREADS + tid] =                                        \
+                scan_##SUFFIX(op_spikes_##SUFFIX(op), lo, hi, op->fired + op->slot * size + lo); \
         }                                                                                      \
         BARRIER(team)                                                                          \
         for (int64_t step = 0; step < steps; step++) {                                         \
             if (k + 3 * per_step_max > capacity) break; /* k changes only between barriers */  \
             const int64_t t = t0 + step;                                                       \
             for (int64_t o = 0; o < n_ops; o++) {                                              \
-                op_step_##SUFFIX(ops + o, t, tid, team);                                       \
+                op_step_##SUFFIX(ops + o, t, step, tid, team);                                 \
                 BARRIER(team)                                                                  \
             }                                                                                  \
             if (tid == 0) {                                                                    \
@@ -322,8 +344,9 @@ int64_t run_program_##SUFFIX(program_op *ops, int64_t n_ops, int64_t t0, int64_t
                     for (int64_t j = 0; j < team; j++) {                                       \
                         int64_t slo, shi;                                                      \
                         share(size, team, j, &slo, &shi);                                      \
-                        for (int64_t f = 0; f < op->n_fired[j]; f++) {                         \
-                            events[k++] = t; events[k++] = op->record; events[k++] = op->fired[slo + f]; \
+                        const int64_t *fired = op->fired + op->slot * size + slo;              \
+                        for (int64_t f = 0; f < op->n_fired[op->slot * MAX_THREADS + j]; f++) { \
+                            events[k++] = t; events[k++] = op->record; events[k++] = fired[f]; \
                         }                                                                      \
                     }                                                                          \
                 }                                                                              \

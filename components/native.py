@@ -43,7 +43,7 @@ class LifArgs(ctypes.Structure):
 
 class PropagateArgs(ctypes.Structure):
     _fields_ = [(name, I64) for name in ("B", "n_pre", "n_post", "w_rows", "n_syn", "slots")] + [
-        (name, PTR) for name in ("ptr", "post", "w", "decay", "buf0", "buf1", "delay", "ring")]
+        (name, PTR) for name in ("ptr", "post", "w", "decay", "buf0", "buf1", "delay", "ring")] + [("jump", I64)]
 
 
 class StdpArgs(ctypes.Structure):
@@ -57,12 +57,13 @@ OP_LIF, OP_PROPAGATE, OP_MODEL = 1, 2, 3
 
 
 class ProgramOp(ctypes.Structure):
-    """One op of a fused program (see native.c); ``fired`` holds B * n indices of a spiking op."""
+    """One op of a fused program (see native.c); ``fired`` holds 3 B n indices of a spiking op."""
 
 
 ProgramOp._fields_ = [("kind", I64), ("n_sources", I64), ("record", I64), ("args", PTR),
                       ("sources", PTR * MAX_SOURCES), ("scratch", PTR), ("fn", PTR), ("inputs", PTR * 3),
-                      ("fired", PTR), ("n_fired", I64 * MAX_THREADS), ("source", ctypes.POINTER(ProgramOp))]
+                      ("fired", PTR), ("n_fired", I64 * (3 * MAX_THREADS)), ("slot", I64),
+                      ("source", ctypes.POINTER(ProgramOp)), ("delivered", I64 * (2 * MAX_THREADS))]
 
 
 _SIGNATURES = {

@@ -186,7 +186,7 @@ class Projection(Block):
                 native.PropagateArgs, B=ctx.batch, n_pre=syn.n_pre, n_post=syn.n_post, w_rows=syn.w.shape[0],
                 n_syn=len(syn), slots=0 if queue is None else queue.shape[0], ptr=syn.ptr, post=syn.post,
                 w=syn.w, decay=p.decay, buf0=state["buffers"][0], buf1=state["buffers"][1],
-                delay=syn.delay if queue is not None else None, ring=queue,
+                delay=syn.delay if queue is not None else None, ring=queue, jump=int(self.synapse == "jump"),
             ), p
         return state["packed"]
 

@@ -125,6 +125,6 @@ def build(sim) -> Program | None:
 
 def _fired(state, v) -> int:
     """A population's buffer for the indices of its spikes in a step (written by the program)."""
-    if state.get("fired") is None or state["fired"].numel() != v.numel():
-        state["fired"] = torch.empty(v.numel(), dtype=torch.long)
+    if state.get("fired") is None or state["fired"].numel() != 3 * v.numel():
+        state["fired"] = torch.empty(3 * v.numel(), dtype=torch.long)
     return state["fired"].data_ptr()
