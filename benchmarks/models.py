@@ -3,7 +3,9 @@
 cpp_standalone), all on Brian2's connectivity and initial state, one thread each, in one
 process; plus the time from typing a model to its first step.
 
-Each engine is timed on the run alone (no network building, code generation or compilation);
+Each engine is timed on the run alone (no network building, code generation or compilation), in
+CPU seconds of its one thread (what Brian2's cpp_standalone reports: std::clock() without OpenMP;
+on a busy machine wall time would measure the other processes);
 ours and cpp_standalone report the fastest of ``--repeats`` runs (on a shared machine the
 minimum is the least disturbed), and the load average is printed with each table.
 NEST runs the same networks with delay 0.1 ms (its minimum; the others have none).
@@ -34,9 +36,9 @@ def ours(reference, kind, seconds, dtype, repeats=1):
         for name, value in (reference.get("state0") or {}).items():
             sim.set_state("pop", name, torch.as_tensor(value))
         sim.step(10)  # the model's C code is generated and built here, outside the timing
-        start = time.perf_counter()
+        start = time.process_time()
         sim.run(seconds - 0.001)
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     return best, float(sim.rates("pop")[0])
 
 
@@ -96,7 +98,7 @@ def main():
         method = "exact" if kind == "cuba" else "euler"
         print(f"\n{kind.upper()} ({method}, EquationNeuron), 4000 neurons, {args.seconds:g} s biological, dt = 0.1 ms, "
               f"1 thread, load average {os.getloadavg()[0]:.1f}")
-        print(f"{'engine':<30}{'wall s / bio s':>15}{'vs ours f64':>13}{'rate Hz':>9}")
+        print(f"{'engine':<30}{'cpu s / bio s':>15}{'vs ours f64':>13}{'rate Hz':>9}")
         base = rows[0][1]
         for name, wall, rate in rows:
             print(f"{name:<30}{wall / args.seconds:>15.3f}{wall / base:>12.2f}x{rate:>9.2f}")
