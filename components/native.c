@@ -3,6 +3,7 @@
  * paths give identical spikes (compiled with -ffp-contract=off: no fused multiply-add).
  * T is float or double; parameters are per batch row (arrays of length B). The argument
  * structs are filled once per build (components/native.py) so a call passes three values. */
+#include <math.h>
 #include <stdint.h>
 
 typedef struct {
@@ -14,6 +15,11 @@ typedef struct {
     int64_t B, n_pre, n_post, w_rows, n_syn, slots;
     void *ptr, *post, *w, *decay, *buf0, *buf1, *delay, *ring;
     int64_t jump;  /* decay is 0 (a 'jump' synapse): a buffer holds only the weights of one step */
+    /* Tsodyks-Markram short-term plasticity (NULL stp_x: none): per (row, pre neuron) x, u and
+     * the time of the last spike (< 0: none); U, tau_rec, tau_fac per row; the efficacy u x of
+     * each of this step's spikes is kept in scale (per row and pre neuron) */
+    void *stp_x, *stp_u, *stp_last, *U, *tau_rec, *tau_fac, *scale;
+    double dt;
 } propagate_args;
 
 typedef struct {
@@ -147,6 +153,27 @@ static void decay_range_##SUFFIX(const propagate_args *a, int64_t t, int64_t plo
     }                                                                                          \
 }                                                                                              \
                                                                                                \
+/* Tsodyks-Markram release of the spike at flat index idx (row b, neuron i) at step t, as    \
+ * Projection._release: x <- 1 + (x - x u - 1) e^(-h/tau_rec), u <- U + u (1 - U) e^(-h/tau_fac) \
+ * (the first spike releases x u = U); the exponentials in double with libm's exp, which the \
+ * torch path calls too (math.exp), so both give the same bits. */                           \
+static void release_##SUFFIX(const propagate_args *a, int64_t idx, int64_t t) {                \
+    const int64_t b = idx / a->n_pre;                                                          \
+    T *x = a->stp_x, *u = a->stp_u, *last = a->stp_last;                                       \
+    const T U = ((const T *)a->U)[b];                                                          \
+    const double tau_rec = ((const T *)a->tau_rec)[b], tau_fac = ((const T *)a->tau_fac)[b];   \
+    const double now = (double)t * a->dt;                                                      \
+    if (last[idx] >= 0) {                                                                      \
+        const double h = now - (double)last[idx];                                              \
+        const T dx = (T)exp(-h / tau_rec), du = tau_fac > 0 ? (T)exp(-h / tau_fac) : (T)0;     \
+        const T xe = x[idx], ue = u[idx];                                                      \
+        x[idx] = (T)1 + (((xe - xe * ue) - (T)1) * dx);                                        \
+        u[idx] = U + ((ue * ((T)1 - U)) * du);                                                 \
+    }                                                                                          \
+    last[idx] = (T)now;                                                                        \
+    ((T *)a->scale)[idx] = x[idx] * u[idx];                                                    \
+}                                                                                              \
+                                                                                               \
 /* The outgoing synapses of the spike at flat index idx (row b, neuron i) whose targets lie   \
  * in [plo, phi): their weights add to this step's buffer, or to the delay ring's slot. */    \
 static inline void deliver_##SUFFIX(const propagate_args *a, int64_t idx, int64_t t, int64_t plo, int64_t phi, \
@@ -157,13 +184,17 @@ static inline void deliver_##SUFFIX(const propagate_args *a, int64_t idx, int64_
     int64_t s0 = ptr[i], s1 = ptr[i + 1];                                                      \
     if (plo > 0) s0 = lower_bound(post, s0, s1, plo); /* a row's targets are ascending */      \
     if (phi < n_post) s1 = lower_bound(post, s0, s1, phi);                                     \
+    const T scale = a->stp_x ? ((const T *)a->scale)[idx] : (T)1;                              \
     if (delay) {                                                                               \
         T *ring = a->ring;                                                                     \
-        for (int64_t s = s0; s < s1; s++)                                                      \
+        if (a->stp_x) for (int64_t s = s0; s < s1; s++)                                        \
+            ring[(((t + delay[s]) % a->slots) * a->B + b) * n_post + post[s]] += w[s] * scale; \
+        else for (int64_t s = s0; s < s1; s++)                                                 \
             ring[(((t + delay[s]) % a->slots) * a->B + b) * n_post + post[s]] += w[s];         \
     } else {                                                                                   \
         T *out = (T *)((t % 2) ? a->buf1 : a->buf0) + b * n_post;                              \
         if (clear) for (int64_t s = s0; s < s1; s++) out[post[s]] = 0;                         \
+        else if (a->stp_x) for (int64_t s = s0; s < s1; s++) out[post[s]] += w[s] * scale;     \
         else for (int64_t s = s0; s < s1; s++) out[post[s]] += w[s];                           \
     }                                                                                          \
 }                                                                                              \
@@ -186,7 +217,10 @@ void propagate_##SUFFIX(const propagate_args *a, const T *spikes, int64_t t) {  
     const int64_t size = a->B * a->n_pre;                                                      \
     for (int64_t i0 = 0; i0 < size; i0 += 64) {                                                \
         const int64_t found = scan_##SUFFIX(spikes, i0, i0 + 64 < size ? i0 + 64 : size, list); \
-        for (int64_t k = 0; k < found; k++) deliver_##SUFFIX(a, list[k], t, 0, a->n_post, 0); \
+        for (int64_t k = 0; k < found; k++) {                                                  \
+            if (a->stp_x) release_##SUFFIX(a, list[k], t);                                     \
+            deliver_##SUFFIX(a, list[k], t, 0, a->n_post, 0);                                  \
+        }                                                                                      \
     }                                                                                          \
     arrive_range_##SUFFIX(a, t, 0, a->n_post);                                                 \
 }
@@ -268,6 +302,12 @@ static void op_step_##SUFFIX(program_op *op, int64_t t, int64_t step, int64_t ti
         const propagate_args *a = op->args;                                                    \
         const program_op *from = op->source;                                                   \
         const int64_t size = op_size_##SUFFIX(from), now = from->slot;                         \
+        if (a->stp_x) { /* each thread releases the spikes of its own segment, then all deliver */ \
+            share(size, team, tid, &lo, &hi);                                                  \
+            const int64_t *fired = from->fired + now * size + lo;                              \
+            for (int64_t f = 0; f < from->n_fired[now * MAX_THREADS + tid]; f++) release_##SUFFIX(a, fired[f], t); \
+            BARRIER(team)                                                                      \
+        }                                                                                      \
         share(a->n_post, team, tid, &lo, &hi);                                                 \
         int64_t *delivered = op->delivered + (t % 2) * MAX_THREADS + tid;                      \
         if (a->jump && !a->delay && step >= 2) /* zero only what step t - 2 wrote */           \

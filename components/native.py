@@ -43,7 +43,9 @@ class LifArgs(ctypes.Structure):
 
 class PropagateArgs(ctypes.Structure):
     _fields_ = [(name, I64) for name in ("B", "n_pre", "n_post", "w_rows", "n_syn", "slots")] + [
-        (name, PTR) for name in ("ptr", "post", "w", "decay", "buf0", "buf1", "delay", "ring")] + [("jump", I64)]
+        (name, PTR) for name in ("ptr", "post", "w", "decay", "buf0", "buf1", "delay", "ring")] + [("jump", I64)] + [
+        (name, PTR) for name in ("stp_x", "stp_u", "stp_last", "U", "tau_rec", "tau_fac", "scale")] + [
+        ("dt", ctypes.c_double)]
 
 
 class StdpArgs(ctypes.Structure):

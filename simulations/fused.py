@@ -1,8 +1,8 @@
 """Fused runs: many steps of a circuit inside one compiled call, with no Python per step.
 
 Applies when every block has a compiled kernel that can run unattended (LIF populations,
-equation-defined neurons with at most one wire per input, projections without learning rules or
-short-term plasticity, or subclasses that keep their step, on CPU) and every recorder is a spike
+equation-defined neurons with at most one wire per input, projections without learning rules
+(static or with short-term plasticity), or subclasses that keep their step, on CPU) and every recorder is a spike
 recorder of such a population. The program calls the very kernels the per-step path calls, in the same order, so
 spikes are identical; anything else runs step by step.
 """
@@ -110,8 +110,7 @@ def build(sim) -> Program | None:
                 for src, _ in sources:
                     source = sim.nodes[src]
                     op.inputs[k] = ctypes.addressof(source.block.native_args(source.ctx, source.params, source.state))
-        elif (_plain(block, Projection) and node.target is None and "plasticity" not in node.ctx.wired
-              and block.stp == "none"):
+        elif _plain(block, Projection) and node.target is None and "plasticity" not in node.ctx.wired:
             (src, port), = node.sources["spikes"]
             if not _spiking(sim.nodes[src].block):
                 return None
