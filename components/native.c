@@ -269,8 +269,9 @@ void stdp_step_##SUFFIX(const stdp_args *a, const T *pre_spikes, const T *post_s
  * with it), appending (step, recorder, flat index) triples for recorded spikes to `events`.
  * Each thread updates its own share of every population's neurons and of every projection's
  * TARGETS (so no two threads add into one value, and each value receives its additions in the
- * order of one thread: spikes are identical for any thread count); ops are separated by
- * barriers. Stops early, before a step that might not fit, and returns the number of steps
+ * order of one thread: spikes are identical for any thread count). Threads wait for each other
+ * where populations give way to projections (which read this step's spikes) and at the end of
+ * a step (populations read the currents projections published). Stops early, before a step that might not fit, and returns the number of steps
  * done; *n_events says how many triples were written. */
 #define DEFINE_PROGRAM(T, SUFFIX)                                                              \
 static int64_t op_size_##SUFFIX(const program_op *op) {                                        \
@@ -350,6 +351,26 @@ static void op_step_##SUFFIX(program_op *op, int64_t t, int64_t step, int64_t ti
     op->n_fired[op->slot * MAX_THREADS + tid] = scan_##SUFFIX(op_spikes_##SUFFIX(op), lo, hi, op->fired + op->slot * size + lo); \
 }                                                                                              \
                                                                                                \
+/* Append (step, recorder, flat index) for the spikes of the recorded ops among ops[from:to]. */ \
+static void record_##SUFFIX(const program_op *ops, int64_t from, int64_t to, int64_t t, int64_t team, \
+                            int64_t *events, int64_t *k_) {                                    \
+    int64_t k = *k_;                                                                           \
+    for (int64_t o = from; o < to; o++) {                                                      \
+        const program_op *op = ops + o;                                                        \
+        if (op->record < 0 || op->kind == OP_PROPAGATE) continue;                              \
+        const int64_t size = op_size_##SUFFIX(op);                                             \
+        for (int64_t j = 0; j < team; j++) {                                                   \
+            int64_t slo, shi;                                                                  \
+            share(size, team, j, &slo, &shi);                                                  \
+            const int64_t *fired = op->fired + op->slot * size + slo;                          \
+            for (int64_t f = 0; f < op->n_fired[op->slot * MAX_THREADS + j]; f++) {            \
+                events[k++] = t; events[k++] = op->record; events[k++] = fired[f];             \
+            }                                                                                  \
+        }                                                                                      \
+    }                                                                                          \
+    *k_ = k;                                                                                   \
+}                                                                                              \
+                                                                                               \
 int64_t run_program_##SUFFIX(program_op *ops, int64_t n_ops, int64_t t0, int64_t steps,        \
                              int64_t *events, int64_t capacity, int64_t per_step_max,          \
                              int64_t *n_events, int64_t threads) {                             \
@@ -372,27 +393,25 @@ int64_t run_program_##SUFFIX(program_op *ops, int64_t n_ops, int64_t t0, int64_t
         for (int64_t step = 0; step < steps; step++) {                                         \
             if (k + 3 * per_step_max > capacity) break; /* k changes only between barriers */  \
             const int64_t t = t0 + step;                                                       \
+            int64_t recorded = 0; /* the spikes of ops before this one are recorded */         \
             for (int64_t o = 0; o < n_ops; o++) {                                              \
-                op_step_##SUFFIX(ops + o, t, step, tid, team);                                 \
-                BARRIER(team)                                                                  \
-            }                                                                                  \
-            if (tid == 0) {                                                                    \
-                for (int64_t o = 0; o < n_ops; o++) {                                          \
-                    const program_op *op = ops + o;                                            \
-                    if (op->record < 0) continue;                                              \
-                    const int64_t size = op_size_##SUFFIX(op);                                 \
-                    for (int64_t j = 0; j < team; j++) {                                       \
-                        int64_t slo, shi;                                                      \
-                        share(size, team, j, &slo, &shi);                                      \
-                        const int64_t *fired = op->fired + op->slot * size + slo;              \
-                        for (int64_t f = 0; f < op->n_fired[op->slot * MAX_THREADS + j]; f++) { \
-                            events[k++] = t; events[k++] = op->record; events[k++] = fired[f]; \
-                        }                                                                      \
-                    }                                                                          \
+                /* a barrier where populations give way to projections or back: projections   \
+                 * read this step's spike lists, populations the currents of the last step */ \
+                if (o > 0 && (ops[o].kind == OP_PROPAGATE) != (ops[o - 1].kind == OP_PROPAGATE)) { \
+                    BARRIER(team)                                                              \
+                    if (tid == 0) record_##SUFFIX(ops, recorded, o, t, team, events, &k);      \
+                    recorded = o;                                                              \
                 }                                                                              \
-                done = step + 1;                                                               \
+                op_step_##SUFFIX(ops + o, t, step, tid, team);                                 \
             }                                                                                  \
             BARRIER(team)                                                                      \
+            int trailing = 0;                                                                  \
+            for (int64_t o = recorded; o < n_ops; o++) trailing |= ops[o].record >= 0;         \
+            if (trailing) {                                                                    \
+                if (tid == 0) record_##SUFFIX(ops, recorded, n_ops, t, team, events, &k);      \
+                BARRIER(team)                                                                  \
+            }                                                                                  \
+            if (tid == 0) done = step + 1;                                                     \
         }                                                                                      \
     }                                                                                          \
     *n_events = k / 3;                                                                         \
