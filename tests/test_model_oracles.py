@@ -99,3 +99,33 @@ def test_adex_equals_brian2_rk4(kind):
     current = currents(kind, base=800.0, sd=300.0)
     theirs = run_brian2(ADEX_EQS, "v >= VT + 5*DeltaT", "v = Vr; w += b", current, "rk4", ADEX, {"v": -70.6})
     agree(run_ours("AdExPscExp", current), theirs)
+
+
+@pytest.mark.parametrize("model, block", [("aeif_psc_exp", "AdExPscExp"), ("aeif_cond_exp", "AdExCondExp")])
+def test_adex_agrees_with_nest_rkf45(model, block):
+    """AdEx under a constant current against NEST, which integrates with adaptive RKF45 (GSL; here
+    with gsl_error_tol 1e-12, so its trace is the exact solution for our purpose) where ours takes
+    fixed rk4 steps of 0.1 ms. Before the first spike the traces agree within 1e-6 relative (rk4's
+    error at this step). After it they cannot agree exactly: NEST resets V at the sub-step where V
+    crossed V_peak and integrates the rest of that step from V_reset, ours resets at the step's
+    end, so each spike may come up to one step later than NEST's; the test asserts that bound on
+    every inter-spike interval and the same first spike."""
+    nest = pytest.importorskip("nest")
+    nest.ResetKernel()
+    nest.SetKernelStatus({"resolution": DT, "local_num_threads": 1})
+    cell = nest.Create(model, params=dict(I_e=800.0, V_peak=-40.4, V_th=-50.4, V_m=-70.6, gsl_error_tol=1e-12))
+    rec = nest.Create("spike_recorder")
+    meter = nest.Create("multimeter", params={"record_from": ["V_m"], "interval": DT})
+    nest.Connect(cell, rec)
+    nest.Connect(meter, cell)
+    nest.Simulate(STEPS * DT)
+    nest_steps = np.round(rec.events["times"] / DT).astype(int) - 1  # NEST stamps a spike at its step's end
+    nest_v = meter.events["V_m"]  # V after steps 0 .. STEPS-2
+    s, v = run_ours(block, np.zeros(STEPS), I_e=800.0)
+    assert len(nest_steps) >= 8
+    assert s[0] == nest_steps[0]
+    before = slice(0, s[0] - 5)
+    assert np.allclose(v[before], nest_v[before], rtol=1e-6, atol=0)
+    n = min(len(s), len(nest_steps))
+    assert abs(len(s) - len(nest_steps)) <= 1
+    assert np.abs(np.diff(s[:n]) - np.diff(nest_steps[:n])).max() <= 1
