@@ -118,13 +118,17 @@ def source(cm: eq.Compiled, T: str, dt: float, symbol: str) -> str:
         add(f"      T x{k} = X{k}[j];")
     if cm.currents:
         add("      const T cur = current[j];")
-    for port, target in cm.model.inputs.items():
-        k = cm.state.index(target)
-        # inputs are never NULL (zeros when unwired), and every value is computed before a
-        # select: no control flow, so the loop vectorizes
-        add(f"      const T in_{port} = {port}[j];")
-        arriving = f"in_{port}" if target not in cm.unless else f"(active ? in_{port} : (T)0)"
-        add(f"      x{k} = x{k} + {arriving};")
+    def arrive():
+        for port, target in cm.model.inputs.items():
+            k = cm.state.index(target)
+            # inputs are never NULL (zeros when unwired), and every value is computed before a
+            # select: no control flow, so the loop vectorizes
+            add(f"      const T in_{port} = {port}[j];")
+            arriving = f"in_{port}" if target not in cm.unless else f"(active ? in_{port} : (T)0)"
+            add(f"      x{k} = x{k} + {arriving};")
+
+    if cm.model.arrival == "start":
+        arrive()
     if cm.model.method == "exact":
         values = [f"x{k}" for k in range(n_state)] + (["cur"] if cm.currents else [])
         for i, var in enumerate(cm.state):
@@ -145,6 +149,8 @@ def source(cm: eq.Compiled, T: str, dt: float, symbol: str) -> str:
             add(f"      x{i} = n{i};")
     else:
         _explicit(cm, w, add, dt, n_state)
+    if cm.model.arrival == "threshold":
+        arrive()
     for k, s in enumerate(cm.subs):
         add(f"      const T s{k} = {w.expr(s.expr)};")
     lhs, op, rhs = cm.threshold

@@ -9,6 +9,8 @@ at the start of the next step):
   1. the refractory countdown ticks; neurons whose countdown is 0 are active;
   2. weights arriving on ``exc``/``inh`` are added to the variables the model names (a jump into
      a variable held during refractoriness is dropped while the neuron is refractory, as NEST);
+     a model declaring ``arrival='threshold'`` adds them after step 3 instead (NEST's delta
+     synapse: the jump is not integrated over the step it arrives in);
   3. the state is integrated over dt: linear models exactly, ``x <- P x + Q u + c`` with
      ``[P Q c] = exp(M dt)`` (the propagator of the affine system with the input current u held
      over the step; NEST's exact integration after Rotter & Diesmann 1999, Brian2's ``exact``);
@@ -260,12 +262,8 @@ class _EquationNeuronBase(Block):
         countdown = state["countdown"]
         countdown.sub_(1).clamp_(min=0)
         active = countdown == 0
-        for port, target in cm.model.inputs.items():
-            arriving = inputs.get(port)
-            if arriving is not None:
-                if target in cm.unless:
-                    arriving = torch.where(active, arriving, 0.0)
-                state[target] = state[target] + arriving
+        if cm.model.arrival == "start":
+            self._arrive(cm, state, inputs, active)
         current = inputs.get("current")
         env = dict(self.parameter_values(p))
         if cm.currents:
@@ -275,6 +273,9 @@ class _EquationNeuronBase(Block):
         else:
             new = self._explicit(cm, state, env, active, ctx.dt)
         state.update(new)
+        if cm.model.arrival == "threshold":
+            self._arrive(cm, state, inputs, active)
+            new = {k: state[k] for k in new}
         env.update(new)
         fns = cm.torch
         for name, fn in fns.subs:
@@ -294,6 +295,16 @@ class _EquationNeuronBase(Block):
             state[r.target] = env[r.target] = torch.where(spiked, value, old)
         state["countdown"] = torch.where(spiked, p.ref_steps, countdown)
         return spiked
+
+    @staticmethod
+    def _arrive(cm, state, inputs, active):
+        """Arriving weights jump their variables (dropped while refractory where that variable is held)."""
+        for port, target in cm.model.inputs.items():
+            arriving = inputs.get(port)
+            if arriving is not None:
+                if target in cm.unless:
+                    arriving = torch.where(active, arriving, 0.0)
+                state[target] = state[target] + arriving
 
     def _exact(self, cm, p, state, env, active):
         """x_i <- sum_j P_ij x_j + sum_k Q_ik u_k + c_i, summed left to right (as the C kernel)."""
