@@ -1,10 +1,14 @@
 """Fused runs: many steps of a circuit inside one compiled call, with no Python per step.
 
 Applies when every block has a compiled kernel that can run unattended (LIF populations,
-equation-defined neurons with at most one wire per input, projections without learning rules
-(static or with short-term plasticity), or subclasses that keep their step, on CPU) and every recorder is a spike
-recorder of such a population. The program calls the very kernels the per-step path calls, in the same order, so
-spikes are identical; anything else runs step by step.
+equation-defined neurons with at most one wire per input, projections without learning rules,
+static or with short-term plasticity, or subclasses that keep their step, on CPU) and every
+recorder is a spike recorder of such a population. The program calls the same maths as the
+per-step kernels, in the same order, so spikes are identical; anything else runs step by step.
+It runs on up to ``torch.get_num_threads()`` threads, each owning a share of every population's
+neurons and of every projection's targets: spikes are identical for any thread count. A small
+circuit runs on one (threads wait for each other twice a step: that only pays off with
+``NEURONS_PER_THREAD`` neurons or more each).
 """
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ from components.lif_population import LIFPopulation
 from components.projection import Projection
 
 from .probes import SpikeRecorder
+
+NEURONS_PER_THREAD = 10_000
 
 
 def _plain(block, kind) -> bool:
@@ -36,15 +42,20 @@ class Program:
     def __init__(self, sim, ops, recorded, run):
         self.sim, self.ops, self.recorded, self._run = sim, ops, recorded, run
         widths = [node.ctx.batch * node.ctx.sizes["spikes"] for node, _ in recorded]
+        self.neurons = sum(node.state["v"].numel() for node in sim.nodes.values() if _spiking(node.block))
         self.per_step_max = max(sum(widths), 1)
         self.events = torch.empty(3 * max(self.per_step_max * 8, 300_000), dtype=torch.long)
         self._count = ctypes.c_int64()
+
+    def threads(self) -> int:
+        """Threads for this circuit: torch's count, fewer when each would get too few neurons."""
+        return max(1, min(torch.get_num_threads(), self.neurons // max(NEURONS_PER_THREAD, 1)))
 
     def run(self, steps: int) -> int:
         """Advance up to ``steps`` steps (fewer if the event buffer fills); returns steps done."""
         sim = self.sim
         done = self._run(self.ops, len(self.ops), sim.t, steps, self.events.data_ptr(), len(self.events),
-                         self.per_step_max, ctypes.byref(self._count), torch.get_num_threads())
+                         self.per_step_max, ctypes.byref(self._count), self.threads())
         events = self.events[: 3 * self._count.value].view(-1, 3)
         for index, (node, recorder) in enumerate(self.recorded):
             mine = events[events[:, 1] == index]

@@ -12,8 +12,10 @@ from simulations.examples import cuba
 
 
 @pytest.fixture
-def threads():
-    """Set torch's thread count (what fused programs use) for one run; restored afterwards."""
+def threads(monkeypatch):
+    """Set torch's thread count (what fused programs use) for one run; restored afterwards.
+    Small circuits would run on one thread: these use every thread they are given."""
+    monkeypatch.setattr(fused, "NEURONS_PER_THREAD", 1)
     before = torch.get_num_threads()
     yield torch.set_num_threads
     torch.set_num_threads(before)
@@ -43,7 +45,8 @@ def run(circuit, populations, n_threads, set_threads, **options):
     sim = compile(circuit, seed=2, record=[f"{p}.spikes" for p in populations], **options)
     if "pop" in populations:
         sim.get_state("pop", "v").copy_(torch.linspace(-70.0, -56.0, 3000))
-    assert fused.build(sim) is not None
+    program = fused.build(sim)
+    assert program is not None and program.threads() == n_threads
     sim.step(1500)
     sim.set_param(populations[0], "v_th" if "exc" in populations else "V_th", -51.0)  # a live change between runs
     sim.step(500)

@@ -97,13 +97,16 @@ def test_short_term_plasticity_compiled_equals_torch(dtype, monkeypatch):
     from simulations import fused
 
     variants = {"ee.U": [0.2, 0.4]}
+    monkeypatch.setattr(fused, "NEURONS_PER_THREAD", 1)
     runs = []
     for mode in ("fused", "fused2", "stepwise", "torch"):
         monkeypatch.setattr(native, "ENABLED", mode != "torch")
         torch.set_num_threads(2 if mode == "fused2" else 1)
         try:
             sim = compile(stp_network(), seed=6, dtype=dtype, variants=variants, record=["exc.spikes", "inh.spikes"])
-            assert (fused.build(sim) is not None) == (mode != "torch")
+            program = fused.build(sim)
+            assert (program is not None) == (mode != "torch")
+            assert program is None or program.threads() == (2 if mode == "fused2" else 1)
             if mode == "stepwise":
                 for _ in range(3000):
                     sim.step()
