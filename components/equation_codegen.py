@@ -84,8 +84,9 @@ class _Writer:
         raise eq.EquationError(f"cannot generate C for {type(node).__name__}")
 
 
-def source(cm: eq.Compiled, T: str, dt: float, symbol: str) -> str:
-    """C source of one step of model ``cm`` for element type ``T`` ('float' or 'double')."""
+def source(cm: eq.Compiled, T: str, dt: float, symbol: str, terms=None) -> str:
+    """C source of one step of model ``cm`` for element type ``T`` ('float' or 'double');
+    ``terms``: for each propagator row, the columns that can be non-zero (all when None)."""
     n_state, n_in = len(cm.state), len(cm.currents)
     width = n_state + n_in + 1
     names = {v: f"x{k}" for k, v in enumerate(cm.state)}
@@ -133,9 +134,12 @@ def source(cm: eq.Compiled, T: str, dt: float, symbol: str) -> str:
         values = [f"x{k}" for k in range(n_state)] + (["cur"] if cm.currents else [])
         for i, var in enumerate(cm.state):
             def row(M, i=i):
-                total = f"{M}{i * width} * {values[0]}"
-                for j in range(1, len(values)):
+                used = [j for j in (terms[i] if terms else range(width)) if j < len(values)]
+                total = f"{M}{i * width + used[0]} * {values[used[0]]}"
+                for j in used[1:]:
                     total = f"({total} + {M}{i * width + j} * {values[j]})"
+                if terms and len(values) not in terms[i]:
+                    return f"({total})"
                 return f"({total} + {M}{i * width + len(values)})"
             if var in cm.unless:
                 add(f"      const T f{i} = {row('Pb')};")

@@ -222,7 +222,8 @@ class _EquationNeuronBase(Block):
         key = (T, ctx.dt, span)
         kernels = cm.__dict__.setdefault("kernels", {})
         if key not in kernels:
-            kernels[key] = native.generated(codegen.source(cm, T, ctx.dt, "model_step"),
+            terms = nonzero(cm, ctx.dt) if cm.model.method == "exact" else None
+            kernels[key] = native.generated(codegen.source(cm, T, ctx.dt, "model_step", terms),
                                             "model_span" if span else "model_step")
         return kernels[key]
 
@@ -269,7 +270,7 @@ class _EquationNeuronBase(Block):
         if cm.currents:
             env[cm.currents[0]] = current if current is not None else 0.0
         if cm.model.method == "exact":
-            new = self._exact(cm, p, state, env, active)
+            new = self._exact(cm, p, state, env, active, ctx.dt)
         else:
             new = self._explicit(cm, state, env, active, ctx.dt)
         state.update(new)
@@ -306,17 +307,17 @@ class _EquationNeuronBase(Block):
                     arriving = torch.where(active, arriving, 0.0)
                 state[target] = state[target] + arriving
 
-    def _exact(self, cm, p, state, env, active):
+    def _exact(self, cm, p, state, env, active, dt):
         """x_i <- sum_j P_ij x_j + sum_k Q_ik u_k + c_i, summed left to right (as the C kernel)."""
-        n = len(cm.state)
+        n, terms = len(cm.state), nonzero(cm, dt)
         inputs = [env[u] for u in cm.currents]
         new = {}
         for i, var in enumerate(cm.state):
-            free = _row(p.P, i, [state[v] for v in cm.state] + inputs, n + len(inputs))
+            free = _row(p.P, i, [state[v] for v in cm.state] + inputs, n + len(inputs), terms)
             if var in cm.unless:
                 free = torch.where(active, free, state[var])
             elif cm.unless and var not in cm.free_rows:
-                held = _row(p.P_held, i, [state[v] for v in cm.state] + inputs, n + len(inputs))
+                held = _row(p.P_held, i, [state[v] for v in cm.state] + inputs, n + len(inputs), terms)
                 free = torch.where(active, free, held)
             new[var] = free
         return new
@@ -348,11 +349,47 @@ class _EquationNeuronBase(Block):
         return {v: x0[v] + (dt / 6.0) * (((k1[v] + 2.0 * k2[v]) + 2.0 * k3[v]) + k4[v]) for v in x0}
 
 
-def _row(P, i, values, width):
-    total = P[:, i, 0:1] * values[0]
-    for j in range(1, width):
+def _row(P, i, values, width, terms):
+    """Row i of [P Q c] applied to (x, u, 1), over the entries that are not zero for every
+    parameter value (``terms``, from ``nonzero``), left to right: as the generated C."""
+    used = [j for j in terms[i] if j < width]
+    total = P[:, i, used[0]:used[0] + 1] * values[used[0]]
+    for j in used[1:]:
         total = total + P[:, i, j:j + 1] * values[j]
-    return total + P[:, i, width:width + 1]
+    return total + P[:, i, width:width + 1] if width in terms[i] else total
+
+
+def nonzero(cm, dt) -> list[list[int]]:
+    """For each row of [P Q c] (free and held alike), the columns that can be non-zero: those
+    non-zero at the defaults or at random parameter values (a structural zero, such as the
+    effect of v on a synaptic current, is zero at every value; skipping it changes no result
+    but a zero's sign)."""
+    cached = cm.__dict__.setdefault("nonzero", {})
+    if dt not in cached:
+        n, width = len(cm.state), len(cm.state) + len(cm.currents) + 1
+        seen = [[False] * width for _ in range(n)]
+        generator = torch.Generator().manual_seed(0)
+        defaults = {k: float(v) for k, v in cm.model.parameters.items() if not isinstance(v, str)}
+        for draw in range(4):
+            values = dict(defaults)
+            if draw:
+                for k, v in defaults.items():
+                    f = float(torch.rand((), generator=generator, dtype=torch.float64)) + 0.5
+                    values[k] = v * f if v != 0 else f
+            try:
+                A, B, c = cm.affine(values)
+                held = [cm.state.index(v) for v in cm.unless]
+                for P in (_propagator(A, B, c, dt, []), _propagator(A, B, c, dt, held)):
+                    for i in range(n):
+                        for j in range(width):
+                            seen[i][j] |= bool(P[i, j] != 0) or not bool(torch.isfinite(P[i, j]))
+            except (ArithmeticError, ValueError, RuntimeError, eq.EquationError):
+                seen = [[True] * width for _ in range(n)]  # no structure known: every term
+                break
+        for i in range(n):
+            seen[i][i] = True  # the diagonal, never skipped (a row always has a first term)
+        cached[dt] = [[j for j in range(width) if seen[i][j]] for i in range(n)]
+    return cached[dt]
 
 
 def _propagator(A, B, c, dt, held) -> torch.Tensor:
