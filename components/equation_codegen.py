@@ -84,8 +84,9 @@ class _Writer:
         raise eq.EquationError(f"cannot generate C for {type(node).__name__}")
 
 
-def source(cm: eq.Compiled, T: str, dt: float, symbol: str) -> str:
-    """C source of one step of model ``cm`` for element type ``T`` ('float' or 'double')."""
+def source(cm: eq.Compiled, T: str, dt: float, symbol: str, terms=None) -> str:
+    """C source of one step of model ``cm`` for element type ``T`` ('float' or 'double');
+    ``terms``: for each propagator row, the columns that can be non-zero (all when None)."""
     n_state, n_in = len(cm.state), len(cm.currents)
     width = n_state + n_in + 1
     names = {v: f"x{k}" for k, v in enumerate(cm.state)}
@@ -118,20 +119,27 @@ def source(cm: eq.Compiled, T: str, dt: float, symbol: str) -> str:
         add(f"      T x{k} = X{k}[j];")
     if cm.currents:
         add("      const T cur = current[j];")
-    for port, target in cm.model.inputs.items():
-        k = cm.state.index(target)
-        # inputs are never NULL (zeros when unwired), and every value is computed before a
-        # select: no control flow, so the loop vectorizes
-        add(f"      const T in_{port} = {port}[j];")
-        arriving = f"in_{port}" if target not in cm.unless else f"(active ? in_{port} : (T)0)"
-        add(f"      x{k} = x{k} + {arriving};")
+    def arrive():
+        for port, target in cm.model.inputs.items():
+            k = cm.state.index(target)
+            # inputs are never NULL (zeros when unwired), and every value is computed before a
+            # select: no control flow, so the loop vectorizes
+            add(f"      const T in_{port} = {port}[j];")
+            arriving = f"in_{port}" if target not in cm.unless else f"(active ? in_{port} : (T)0)"
+            add(f"      x{k} = x{k} + {arriving};")
+
+    if cm.model.arrival == "start":
+        arrive()
     if cm.model.method == "exact":
         values = [f"x{k}" for k in range(n_state)] + (["cur"] if cm.currents else [])
         for i, var in enumerate(cm.state):
             def row(M, i=i):
-                total = f"{M}{i * width} * {values[0]}"
-                for j in range(1, len(values)):
+                used = [j for j in (terms[i] if terms else range(width)) if j < len(values)]
+                total = f"{M}{i * width + used[0]} * {values[used[0]]}"
+                for j in used[1:]:
                     total = f"({total} + {M}{i * width + j} * {values[j]})"
+                if terms and len(values) not in terms[i]:
+                    return f"({total})"
                 return f"({total} + {M}{i * width + len(values)})"
             if var in cm.unless:
                 add(f"      const T f{i} = {row('Pb')};")
@@ -145,6 +153,8 @@ def source(cm: eq.Compiled, T: str, dt: float, symbol: str) -> str:
             add(f"      x{i} = n{i};")
     else:
         _explicit(cm, w, add, dt, n_state)
+    if cm.model.arrival == "threshold":
+        arrive()
     for k, s in enumerate(cm.subs):
         add(f"      const T s{k} = {w.expr(s.expr)};")
     lhs, op, rhs = cm.threshold
@@ -159,17 +169,20 @@ def source(cm: eq.Compiled, T: str, dt: float, symbol: str) -> str:
     add("      countdown[j] = fire ? ref : c;")
     add("      spikes[j] = fire ? (T)1 : (T)0;")
     add("    }\n}\n")
-    add(f"void {symbol}(const model_args *a) {{")
+    # the flat neurons [lo, hi) of a (B, n) population (a fused program's thread share)
+    add("void model_span(const model_args *a, int64_t lo, int64_t hi) {")
     add("  const int64_t B = a->B, n = a->n, np = " + str(len(cm.params)) + ", nP = " + str(n_state * width) + ";")
     add("  const T *params = a->params, *P = a->P, *P_held = a->P_held;")
     add("  const T *current = a->current, *exc = a->exc, *inh = a->inh;")
     add("  const int32_t *ref_steps = a->ref_steps; int32_t *countdown = a->countdown; T *spikes = a->spikes;")
-    add("  for (int64_t b = 0; b < B; b++) {")
-    add("    const int64_t r = a->rows > 1 ? b : 0, o = b * n;")
+    add("  for (int64_t b = lo / n; b < B && b * n < hi; b++) {")
+    add("    const int64_t r = a->rows > 1 ? b : 0, o = lo > b * n ? lo : b * n, e = hi < (b + 1) * n ? hi : (b + 1) * n;")
+    add("    if (o >= e) continue;")
     xs = ", ".join(f"(T *)a->state[{k}] + o" for k in range(n_state))
-    add("    row_step(n, params + b * np, P ? P + r * nP : 0, P_held ? P_held + r * nP : 0, ref_steps[r], "
+    add("    row_step(e - o, params + b * np, P ? P + r * nP : 0, P_held ? P_held + r * nP : 0, ref_steps[r], "
         f"{xs}, current + o, exc + o, inh + o, countdown + o, spikes + o);")
     add("  }\n}\n")
+    add(f"void {symbol}(const model_args *a) {{ model_span(a, 0, a->B * a->n); }}\n")
     return "\n".join(L)
 
 

@@ -9,6 +9,8 @@ at the start of the next step):
   1. the refractory countdown ticks; neurons whose countdown is 0 are active;
   2. weights arriving on ``exc``/``inh`` are added to the variables the model names (a jump into
      a variable held during refractoriness is dropped while the neuron is refractory, as NEST);
+     a model declaring ``arrival='threshold'`` adds them after step 3 instead (NEST's delta
+     synapse: the jump is not integrated over the step it arrives in);
   3. the state is integrated over dt: linear models exactly, ``x <- P x + Q u + c`` with
      ``[P Q c] = exp(M dt)`` (the propagator of the affine system with the input current u held
      over the step; NEST's exact integration after Rotter & Diesmann 1999, Brian2's ``exact``);
@@ -210,16 +212,19 @@ class _EquationNeuronBase(Block):
         return {"spikes": state["spikes"], "v": state["v"]}
 
     # -- the generated C path -------------------------------------------------------------------
-    def native_kernel(self, ctx):
-        """The compiled step generated from the declaration (CPU, float32/64), or None."""
+    def native_kernel(self, ctx, span: bool = False):
+        """The compiled step generated from the declaration (CPU, float32/64), or None; with
+        ``span``, its variant stepping the flat neurons [lo, hi) (what fused programs call)."""
         if not native.ENABLED or ctx.device.type != "cpu" or ctx.dtype not in (torch.float32, torch.float64):
             return None
         cm = self.compiled()
         T = "double" if ctx.dtype == torch.float64 else "float"
-        key = (T, ctx.dt)
+        key = (T, ctx.dt, span)
         kernels = cm.__dict__.setdefault("kernels", {})
         if key not in kernels:
-            kernels[key] = native.generated(codegen.source(cm, T, ctx.dt, "model_step"), "model_step")
+            terms = nonzero(cm, ctx.dt) if cm.model.method == "exact" else None
+            kernels[key] = native.generated(codegen.source(cm, T, ctx.dt, "model_step", terms),
+                                            "model_span" if span else "model_step")
         return kernels[key]
 
     def native_args(self, ctx, p, state, inputs):
@@ -258,21 +263,20 @@ class _EquationNeuronBase(Block):
         countdown = state["countdown"]
         countdown.sub_(1).clamp_(min=0)
         active = countdown == 0
-        for port, target in cm.model.inputs.items():
-            arriving = inputs.get(port)
-            if arriving is not None:
-                if target in cm.unless:
-                    arriving = torch.where(active, arriving, 0.0)
-                state[target] = state[target] + arriving
+        if cm.model.arrival == "start":
+            self._arrive(cm, state, inputs, active)
         current = inputs.get("current")
         env = dict(self.parameter_values(p))
         if cm.currents:
             env[cm.currents[0]] = current if current is not None else 0.0
         if cm.model.method == "exact":
-            new = self._exact(cm, p, state, env, active)
+            new = self._exact(cm, p, state, env, active, ctx.dt)
         else:
             new = self._explicit(cm, state, env, active, ctx.dt)
         state.update(new)
+        if cm.model.arrival == "threshold":
+            self._arrive(cm, state, inputs, active)
+            new = {k: state[k] for k in new}
         env.update(new)
         fns = cm.torch
         for name, fn in fns.subs:
@@ -293,17 +297,27 @@ class _EquationNeuronBase(Block):
         state["countdown"] = torch.where(spiked, p.ref_steps, countdown)
         return spiked
 
-    def _exact(self, cm, p, state, env, active):
+    @staticmethod
+    def _arrive(cm, state, inputs, active):
+        """Arriving weights jump their variables (dropped while refractory where that variable is held)."""
+        for port, target in cm.model.inputs.items():
+            arriving = inputs.get(port)
+            if arriving is not None:
+                if target in cm.unless:
+                    arriving = torch.where(active, arriving, 0.0)
+                state[target] = state[target] + arriving
+
+    def _exact(self, cm, p, state, env, active, dt):
         """x_i <- sum_j P_ij x_j + sum_k Q_ik u_k + c_i, summed left to right (as the C kernel)."""
-        n = len(cm.state)
+        n, terms = len(cm.state), nonzero(cm, dt)
         inputs = [env[u] for u in cm.currents]
         new = {}
         for i, var in enumerate(cm.state):
-            free = _row(p.P, i, [state[v] for v in cm.state] + inputs, n + len(inputs))
+            free = _row(p.P, i, [state[v] for v in cm.state] + inputs, n + len(inputs), terms)
             if var in cm.unless:
                 free = torch.where(active, free, state[var])
             elif cm.unless and var not in cm.free_rows:
-                held = _row(p.P_held, i, [state[v] for v in cm.state] + inputs, n + len(inputs))
+                held = _row(p.P_held, i, [state[v] for v in cm.state] + inputs, n + len(inputs), terms)
                 free = torch.where(active, free, held)
             new[var] = free
         return new
@@ -335,11 +349,47 @@ class _EquationNeuronBase(Block):
         return {v: x0[v] + (dt / 6.0) * (((k1[v] + 2.0 * k2[v]) + 2.0 * k3[v]) + k4[v]) for v in x0}
 
 
-def _row(P, i, values, width):
-    total = P[:, i, 0:1] * values[0]
-    for j in range(1, width):
+def _row(P, i, values, width, terms):
+    """Row i of [P Q c] applied to (x, u, 1), over the entries that are not zero for every
+    parameter value (``terms``, from ``nonzero``), left to right: as the generated C."""
+    used = [j for j in terms[i] if j < width]
+    total = P[:, i, used[0]:used[0] + 1] * values[used[0]]
+    for j in used[1:]:
         total = total + P[:, i, j:j + 1] * values[j]
-    return total + P[:, i, width:width + 1]
+    return total + P[:, i, width:width + 1] if width in terms[i] else total
+
+
+def nonzero(cm, dt) -> list[list[int]]:
+    """For each row of [P Q c] (free and held alike), the columns that can be non-zero: those
+    non-zero at the defaults or at random parameter values (a structural zero, such as the
+    effect of v on a synaptic current, is zero at every value; skipping it changes no result
+    but a zero's sign)."""
+    cached = cm.__dict__.setdefault("nonzero", {})
+    if dt not in cached:
+        n, width = len(cm.state), len(cm.state) + len(cm.currents) + 1
+        seen = [[False] * width for _ in range(n)]
+        generator = torch.Generator().manual_seed(0)
+        defaults = {k: float(v) for k, v in cm.model.parameters.items() if not isinstance(v, str)}
+        for draw in range(4):
+            values = dict(defaults)
+            if draw:
+                for k, v in defaults.items():
+                    f = float(torch.rand((), generator=generator, dtype=torch.float64)) + 0.5
+                    values[k] = v * f if v != 0 else f
+            try:
+                A, B, c = cm.affine(values)
+                held = [cm.state.index(v) for v in cm.unless]
+                for P in (_propagator(A, B, c, dt, []), _propagator(A, B, c, dt, held)):
+                    for i in range(n):
+                        for j in range(width):
+                            seen[i][j] |= bool(P[i, j] != 0) or not bool(torch.isfinite(P[i, j]))
+            except (ArithmeticError, ValueError, RuntimeError, eq.EquationError):
+                seen = [[True] * width for _ in range(n)]  # no structure known: every term
+                break
+        for i in range(n):
+            seen[i][i] = True  # the diagonal, never skipped (a row always has a first term)
+        cached[dt] = [[j for j in range(width) if seen[i][j]] for i in range(n)]
+    return cached[dt]
 
 
 def _propagator(A, B, c, dt, held) -> torch.Tensor:

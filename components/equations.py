@@ -182,7 +182,9 @@ class NeuronModel:
     instead a current from a wire, held over the step. ``refractory`` is in ms, a number or
     a parameter's name. ``init`` gives state variables' initial values (number or parameter name;
     default 0). ``method`` is 'exact' (linear models only: the propagator exp(A dt)) or an
-    explicit scheme for nonlinear ones.
+    explicit scheme for nonlinear ones. ``arrival`` says when arriving weights are added:
+    'start' (of the step, before the update: Brian2's schedule, the default) or 'threshold'
+    (after the update, just before the threshold test: NEST's delta synapse, iaf_psc_delta).
     """
 
     name: str
@@ -195,10 +197,14 @@ class NeuronModel:
     init: dict[str, float | str] = field(default_factory=dict)
     method: str = "exact"
     doc: str = ""
+    arrival: str = "start"
 
     def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in ("name", "equations", "threshold", "reset", "refractory", "parameters",
-                                               "inputs", "init", "method", "doc")}
+        out = {k: getattr(self, k) for k in ("name", "equations", "threshold", "reset", "refractory", "parameters",
+                                              "inputs", "init", "method", "doc")}
+        if self.arrival != "start":  # written only where it differs: older files and readers are unchanged
+            out["arrival"] = self.arrival
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> "NeuronModel":
@@ -208,6 +214,9 @@ class NeuronModel:
         if unknown:
             raise EquationError(f"a model declaration has no field(s) {', '.join(sorted(unknown))}")
         return cls(**data)
+
+
+ARRIVALS = ("start", "threshold")  # when arriving weights are added (NeuronModel.arrival)
 
 
 class Compiled:
@@ -248,6 +257,8 @@ class Compiled:
                 raise EquationError(f"refractory: undefined symbol {model.refractory!r} (a parameter name or a number of ms)")
         elif isinstance(model.refractory, bool) or not isinstance(model.refractory, (int, float)) or model.refractory < 0:
             raise EquationError(f"refractory should be a number of ms >= 0 or a parameter name, got {model.refractory!r}")
+        if model.arrival not in ARRIVALS:
+            raise EquationError(f"arrival {model.arrival!r} is not one of {', '.join(ARRIVALS)}")
         if not isinstance(model.inputs, dict):
             raise EquationError("inputs should map port names to state variables")
         for port, target in model.inputs.items():

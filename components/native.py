@@ -29,7 +29,10 @@ SOURCE = Path(__file__).with_name("native.c")
 _SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
 # -march=native: the library is built on, and cached for, the machine that runs it.
 # -ffp-contract=off: no fused multiply-add, so results equal the torch path bit for bit.
-FLAGS = ["-O3", "-march=native", "-shared", "-fPIC", "-ffp-contract=off"]
+# -fopenmp: fused programs run on torch.get_num_threads() threads (the build without it is the
+# fallback; it runs them on one).
+FLAGS = ["-O3", "-march=native", "-shared", "-fPIC", "-ffp-contract=off", "-fopenmp"]
+SERIAL_FLAGS = FLAGS[:-1]
 I64, PTR = ctypes.c_int64, ctypes.c_void_p
 
 
@@ -40,7 +43,9 @@ class LifArgs(ctypes.Structure):
 
 class PropagateArgs(ctypes.Structure):
     _fields_ = [(name, I64) for name in ("B", "n_pre", "n_post", "w_rows", "n_syn", "slots")] + [
-        (name, PTR) for name in ("ptr", "post", "w", "decay", "buf0", "buf1", "delay", "ring")]
+        (name, PTR) for name in ("ptr", "post", "w", "decay", "buf0", "buf1", "delay", "ring")] + [("jump", I64)] + [
+        (name, PTR) for name in ("stp_x", "stp_u", "stp_last", "U", "tau_rec", "tau_fac", "scale")] + [
+        ("dt", ctypes.c_double)]
 
 
 class StdpArgs(ctypes.Structure):
@@ -49,20 +54,25 @@ class StdpArgs(ctypes.Structure):
                                  "ptr", "post", "pre", "by_post", "post_ptr", "w")]
 
 
-MAX_SOURCES = 8
+MAX_SOURCES, MAX_THREADS = 8, 64
 OP_LIF, OP_PROPAGATE, OP_MODEL = 1, 2, 3
 
 
 class ProgramOp(ctypes.Structure):
-    _fields_ = [("kind", I64), ("n_sources", I64), ("record", I64), ("args", PTR),
-                ("sources", PTR * MAX_SOURCES), ("spikes", PTR), ("scratch", PTR), ("fn", PTR), ("inputs", PTR * 3)]
+    """One op of a fused program (see native.c); ``fired`` holds 3 B n indices of a spiking op."""
+
+
+ProgramOp._fields_ = [("kind", I64), ("n_sources", I64), ("record", I64), ("args", PTR),
+                      ("sources", PTR * MAX_SOURCES), ("scratch", PTR), ("fn", PTR), ("inputs", PTR * 3),
+                      ("fired", PTR), ("n_fired", I64 * (3 * MAX_THREADS)), ("slot", I64),
+                      ("source", ctypes.POINTER(ProgramOp)), ("delivered", I64 * (2 * MAX_THREADS))]
 
 
 _SIGNATURES = {
     "lif_step": (None, [ctypes.POINTER(LifArgs), PTR]),
     "propagate": (None, [ctypes.POINTER(PropagateArgs), PTR, I64]),
     "stdp_step": (None, [ctypes.POINTER(StdpArgs), PTR, PTR, PTR, I64]),
-    "run_program": (I64, [ctypes.POINTER(ProgramOp), I64, I64, I64, PTR, I64, I64, ctypes.POINTER(I64)]),
+    "run_program": (I64, [ctypes.POINTER(ProgramOp), I64, I64, I64, PTR, I64, I64, ctypes.POINTER(I64), I64]),
 }
 
 
@@ -108,14 +118,14 @@ def cpu_fingerprint() -> str:
         return platform.node()  # no cpuinfo: one build per host
 
 
-def build_key() -> str:
+def build_key(flags: list[str] = FLAGS) -> str:
     """Hash of the C source, the flags and the machine: the library's name in the cache."""
-    text = SOURCE.read_bytes() + " ".join(FLAGS + [platform.machine(), cpu_fingerprint()]).encode()
+    text = SOURCE.read_bytes() + " ".join(flags + [platform.machine(), cpu_fingerprint()]).encode()
     return hashlib.sha256(text).hexdigest()[:32]
 
 
-def library_path() -> Path:
-    return _cache_dir() / f"native_{build_key()}.so"
+def library_path(flags: list[str] = FLAGS) -> Path:
+    return _cache_dir() / f"native_{build_key(flags)}.so"
 
 
 def _digest(path: Path) -> str:
@@ -166,7 +176,10 @@ def _verified(target: Path) -> bool:
 def _library():
     """The compiled library, or None after a one-line notice (the torch path runs instead)."""
     try:
-        lib = _load(library_path().name, SOURCE.read_bytes(), FLAGS)
+        try:
+            lib = _load(library_path().name, SOURCE.read_bytes(), FLAGS)
+        except subprocess.CalledProcessError:  # no OpenMP here: one thread
+            lib = _load(library_path(SERIAL_FLAGS).name, SOURCE.read_bytes(), SERIAL_FLAGS)
         for name, (restype, argtypes) in _SIGNATURES.items():
             for suffix in _SUFFIX.values():
                 fn = getattr(lib, f"{name}_{suffix}")
@@ -232,7 +245,7 @@ def generated(source: str, symbol: str):
         print(f"workbench: compiled model unavailable ({detail[-1]}); using the plain torch path", file=sys.stderr)
         return None
     fn.restype = None
-    fn.argtypes = [ctypes.POINTER(ModelArgs)]
+    fn.argtypes = [ctypes.POINTER(ModelArgs)] + ([I64, I64] if symbol == "model_span" else [])
     return fn
 
 

@@ -11,7 +11,8 @@ _COMMON = dict(E_L=-70.0, C_m=250.0, tau_m=10.0, V_th=-55.0, V_reset=-70.0, t_re
 LIBRARY = {
     "iaf_psc_delta": NeuronModel(
         name="iaf_psc_delta",
-        doc="Leaky integrate-and-fire, delta synapses: a spike's weight (mV) jumps v (as NEST iaf_psc_delta).",
+        doc="Leaky integrate-and-fire, delta synapses: a spike's weight (mV) jumps v after the step's update, just "
+            "before the threshold test, and is dropped while refractory (as NEST iaf_psc_delta).",
         equations="""
 dv/dt = (E_L - v)/tau_m + (I_e + I)/C_m : mV (unless refractory)
 E_L : mV
@@ -24,7 +25,7 @@ I_e : pA
 I : pA (input)
 """,
         threshold="v >= V_th", reset="v = V_reset", refractory="t_ref",
-        parameters=dict(_COMMON), inputs={"exc": "v", "inh": "v"}, init={"v": "E_L"}),
+        parameters=dict(_COMMON), inputs={"exc": "v", "inh": "v"}, init={"v": "E_L"}, arrival="threshold"),
     "iaf_psc_exp": NeuronModel(
         name="iaf_psc_exp",
         doc="Leaky integrate-and-fire, exponential current synapses (weights in pA; as NEST iaf_psc_exp).",

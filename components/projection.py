@@ -1,4 +1,6 @@
 """Projection: weighted synapses from one population's spikes to another's input current."""
+import math
+
 import param
 import torch
 
@@ -179,14 +181,19 @@ class Projection(Block):
         one, so the current published to readers is never written while they may read it.
         """
         if state.get("packed_for") is not p:
-            syn, queue = state["synapses"], state.get("in_flight")
+            syn, queue, stp = state["synapses"], state.get("in_flight"), self.stp != "none"
+            if stp:
+                state.setdefault("stp_scale", torch.zeros_like(state["stp_x"]))
             spare = torch.zeros_like(state["current"])
             state["buffers"] = (spare, state["current"]) if ctx.t % 2 == 0 else (state["current"], spare)
             state["packed"], state["packed_for"] = native.pack(
                 native.PropagateArgs, B=ctx.batch, n_pre=syn.n_pre, n_post=syn.n_post, w_rows=syn.w.shape[0],
                 n_syn=len(syn), slots=0 if queue is None else queue.shape[0], ptr=syn.ptr, post=syn.post,
                 w=syn.w, decay=p.decay, buf0=state["buffers"][0], buf1=state["buffers"][1],
-                delay=syn.delay if queue is not None else None, ring=queue,
+                delay=syn.delay if queue is not None else None, ring=queue, jump=int(self.synapse == "jump"),
+                stp_x=state["stp_x"] if stp else None, stp_u=state.get("stp_u"), stp_last=state.get("stp_last"),
+                U=p.U if stp else None, tau_rec=p.tau_rec if stp else None, tau_fac=p.tau_fac if stp else None,
+                scale=state.get("stp_scale"), dt=ctx.dt,
             ), p
         return state["packed"]
 
@@ -205,13 +212,19 @@ class Projection(Block):
         """Tsodyks-Markram efficacy u x of each spiking (row, neuron), as NEST's tsodyks2_synapse:
         the first spike releases x u = U (x = 1, u = U); each later one first updates, with h the
         time since the neuron's previous spike, x <- 1 + (x - x u - 1) e^(-h/tau_rec) and
-        u <- U + u (1 - U) e^(-h/tau_fac) (u = U when tau_fac = 0)."""
+        u <- U + u (1 - U) e^(-h/tau_fac) (u = U when tau_fac = 0). The exponentials are computed
+        in double by libm (``math.exp``), as the compiled kernel does: both give the same bits."""
         x, u, last = state["stp_x"], state["stp_u"], state["stp_last"]
         U, tau_rec, tau_fac = p.U[rows, 0], p.tau_rec[rows, 0], p.tau_fac[rows, 0]
-        h = ctx.t * ctx.dt - last[rows, neurons]
+        h = ctx.t * ctx.dt - last[rows, neurons].double()
         xe, ue = x[rows, neurons], u[rows, neurons]
-        x_new = 1.0 + (xe - xe * ue - 1.0) * torch.exp(-h / tau_rec)
-        u_decay = torch.where(tau_fac > 0, torch.exp(-h / torch.where(tau_fac > 0, tau_fac, 1.0)), 0.0)
+
+        def exp_of(values):
+            return torch.tensor([math.exp(v) for v in values.tolist()], dtype=torch.float64).to(x.device, x.dtype)
+
+        x_new = 1.0 + (xe - xe * ue - 1.0) * exp_of(-h / tau_rec.double())
+        facilitating = tau_fac > 0
+        u_decay = torch.where(facilitating, exp_of(-h / torch.where(facilitating, tau_fac, 1.0).double()), 0.0)
         u_new = U + ue * (1.0 - U) * u_decay
         first = last[rows, neurons] < 0
         x_new, u_new = torch.where(first, xe, x_new), torch.where(first, ue, u_new)
@@ -222,7 +235,7 @@ class Projection(Block):
         syn, spikes = state["synapses"], inputs["spikes"]
         state["pre_spikes"] = spikes
         queue = state.get("in_flight")
-        fused = native.kernel("propagate", ctx.device, ctx.dtype) if self.stp == "none" else None
+        fused = native.kernel("propagate", ctx.device, ctx.dtype)
         if fused is not None:
             fused(self.native_args(ctx, p, state), spikes.contiguous().data_ptr(), ctx.t)
             self.published(ctx.t + 1, state)

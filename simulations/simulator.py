@@ -52,7 +52,11 @@ class _Node:
 
 
 def _finite(value) -> bool:
-    return not (isinstance(value, torch.Tensor) and value.is_floating_point()) or bool(torch.isfinite(value).all())
+    """No NaN or infinity in a float tensor. A sum (one pass, no mask) is finite when every term
+    is; only when it is not (or overflowed) does the exact element test run."""
+    if not (isinstance(value, torch.Tensor) and value.is_floating_point()):
+        return True
+    return bool(torch.isfinite(value.sum())) or bool(torch.isfinite(value).all())
 
 
 def _is_rule_wire(circuit: Circuit, w: Wire) -> bool:
