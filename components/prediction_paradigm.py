@@ -50,6 +50,7 @@ class CueStimulusParadigm(Block):
         "cue": Probe("cue", "raster", "cue spikes"),
         "stimuli": Probe("shown", "trace", "stimuli shown"),
         "expected": Probe("expected", "trace", "probability of each stimulus now"),
+        "attention": Probe("attention", "trace", "attention (learning) gate"),
         "trial": Probe("trial", "scalar", "trial number"),
     }
 
@@ -78,7 +79,8 @@ class CueStimulusParadigm(Block):
 
     def init_state(self, ctx, p):
         return {"trial": ctx.zeros(1, 1) - 1, "cue_now": 0, "onsets": [], "shown": ctx.zeros(1, self.n_stimuli),
-                "cue": ctx.zeros(1, self.n_cue_neurons), "expected": ctx.zeros(1, self.n_stimuli)}
+                "cue": ctx.zeros(1, self.n_cue_neurons), "expected": ctx.zeros(1, self.n_stimuli),
+                "attention": ctx.zeros(1, 1)}
 
     def _steps(self, ms: float, dt: float) -> int:
         return int(round(ms / dt))
@@ -113,7 +115,7 @@ class CueStimulusParadigm(Block):
             cue[:, lo:lo + self.n_per_cue] = (u < p.cue_rate * (ctx.dt * 1e-3)).to(ctx.dtype)
         attending = self._steps(self.attend_from_ms, ctx.dt) <= k < self._steps(self.attend_ms, ctx.dt)
         attention = ctx.zeros(b, 1) + float(attending)
-        state["shown"], state["cue"], state["expected"] = shown, cue, expected
+        state["shown"], state["cue"], state["expected"], state["attention"] = shown, cue, expected, attention
         return {"cue": cue, "stimuli": shown.expand(b, -1), "attention": attention, "expected": expected.expand(b, -1)}
 
 

@@ -52,24 +52,23 @@ class ThreeFactorReadout(_ReadoutRule):
     of its abstract; the paper's exact equations and constants were not available to us):
       - presynaptic trace ``x_i <- x_i e^(-dt/tau_pre) + s_i`` (reservoir spikes);
       - readout ``y_j``: the projection's current (``sum_i w_ij x_i`` when tau_pre = tau_syn);
-      - Hebbian eligibility ``E_ij <- E_ij e^(-dt/tau_elig) + (x_i - <x_i>) (clip(y_j, 0, 1) + y_floor)``
-        with ``<x_i>`` a running mean over ``tau_mean`` (a covariance rule, Sejnowski 1977: without
-        it the reservoir's shared mean activity dominates every update and a rate fast enough to
-        learn within tens of trials diverges)
+      - Hebbian eligibility ``E_ij <- E_ij e^(-dt/tau_elig) + x_i (clip(y_j, 0, 1) + y_floor)``
         (pre x post coincidence; ``y_floor`` lets a silent readout start learning; the clip
         keeps a runaway readout from speeding up its own learning);
       - third factor, the prediction error ``M_j = teacher_j - y_j`` (with
         ``error_modulation`` = 0 it is the teacher alone: plain supervised Hebbian, a control);
       - gate: the attention signal (1 in the window after the cue), ``gated`` = 0 ignores it;
-      - ``dw_ij = eta * gate * M_j * E_ij``, every step.
+      - ``dw_ij = eta * gate * M_j * E_ij / (1 + sum_k x_k^2)``, every step: the
+        step is normalised by the readout's total input activity, a quantity each
+        readout neuron has locally (normalised LMS): without it the cue's burst of reservoir
+        activity and the quiet delay that follows need learning rates 1000x apart.
     Learning never slows down by itself (constant eta), so a readout follows a change in the
     stimuli's timing or probability as fast as it learned them; its fixed point is where the
     gated error is uncorrelated with the eligibility: the readout predicts, at each moment
     after the cue, the probability that the stimulus is shown then.
     """
 
-    eta = param.Number(0.0005, bounds=(0.0, None), doc="learning rate")
-    tau_mean = param.Number(2000.0, bounds=(1.0, None), doc="running mean of the presynaptic trace (ms)")
+    eta = param.Number(0.02, bounds=(0.0, None), doc="learning rate (of the normalised step)")
     tau_elig = param.Number(10.0, bounds=(0.01, None), doc="eligibility trace time constant (ms)")
     y_floor = param.Number(0.1, bounds=(0.0, None), doc="postsynaptic term's floor (a silent readout still learns)")
     error_modulation = param.Number(1.0, bounds=(0.0, 1.0),
@@ -83,11 +82,11 @@ class ThreeFactorReadout(_ReadoutRule):
     }
 
     def derive(self, p, dt):
-        return {**super().derive(p, dt), "decay_elig": exp_decay(dt, p.tau_elig), "decay_mean": exp_decay(dt, p.tau_mean)}
+        return {**super().derive(p, dt), "decay_elig": exp_decay(dt, p.tau_elig)}
 
     def init_state(self, ctx, p):
         n_pre, n_post = ctx.sizes["target_pre"], ctx.sizes["target_post"]
-        return {"x": ctx.zeros(ctx.batch, n_pre), "x_mean": ctx.zeros(ctx.batch, n_pre), "elig": None, "y": ctx.zeros(ctx.batch, n_post),
+        return {"x": ctx.zeros(ctx.batch, n_pre), "elig": None, "y": ctx.zeros(ctx.batch, n_post),
                 "e": ctx.zeros(ctx.batch, n_post), "norm": ctx.zeros(ctx.batch, n_post), "mse": ctx.zeros(ctx.batch, 1)}
 
     def step(self, ctx, p, state, inputs):
@@ -97,14 +96,13 @@ class ThreeFactorReadout(_ReadoutRule):
         post = y.clamp(0.0, 1.0) + p.y_floor
         if state["elig"] is None:
             state["elig"] = torch.zeros(ctx.batch, len(syn), dtype=ctx.dtype, device=ctx.device)
-        x_mean = state["x_mean"].mul_(p.decay_mean).add_((1.0 - p.decay_mean) * x)
-        dx = x - x_mean
-        elig = state["elig"].mul_(p.decay_elig).add_(dx[:, syn.pre] * post[:, syn.post])
+        elig = state["elig"].mul_(p.decay_elig).add_(x[:, syn.pre] * post[:, syn.post])
         teacher = inputs["teacher"]
         e = state["e"] = teacher - y
         third = p.error_modulation * e + (1.0 - p.error_modulation) * teacher
         gate = self.gate(p, inputs)
-        syn.w.add_((p.eta * gate) * third[:, syn.post] * elig)
+        scale = p.eta * gate / (1.0 + (x * x).sum(1, keepdim=True))
+        syn.w.add_(scale * third[:, syn.post] * elig)
         self.track_error(ctx, state, e, gate > 0)
         state["norm"] = torch.zeros_like(y).index_add_(1, syn.post, syn.w * syn.w).sqrt()
         return {}

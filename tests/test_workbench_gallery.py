@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from browser_page import OUT, Page
 
+from workbench.demos import demos
+
 
 def test_gallery_opens_a_demo_whose_views_and_live_metric_update(chromium, workbench_url):
     page = Page(chromium, workbench_url, height=1300)
     try:
         page.button("Gallery")
         page.page.wait_for_selector(".wb-demo-card", timeout=10000)
-        assert page.page.locator(".wb-demo-card").count() == 6
-        assert page.page.locator(".wb-demo-card img").count() == 6  # thumbnails
+        assert page.page.locator(".wb-demo-card").count() == len(demos())
+        assert page.page.locator(".wb-demo-card img").count() == len(demos())  # thumbnails
         page.button("Open Continual learning without forgetting")
         page.wait_for(lambda: {"taskA", "taskB", "hlop", "syn"} <= page.nodes(), what="the demo's circuit on the canvas")
         page.page.wait_for_selector(".wb-demo-panel", timeout=10000)

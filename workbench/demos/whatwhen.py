@@ -16,7 +16,7 @@ DELAYS, PROBS = (60.0, 100.0, 140.0), (0.2, 0.5, 0.8)
 DELAYS_AFTER, PROBS_AFTER = (140.0, 100.0, 60.0), (0.8, 0.5, 0.2)
 SWITCH_TRIAL, TRIALS = 50, 90  # the seed study's run (benchmarks/whatwhen.py, tests)
 DEMO_SWITCH, DEMO_TRIALS = 24, 40  # the demo's: 10 s, the change at 6 s
-ETA, TAU, TAU_EXC = 1e-3, 20.0, 100.0  # TAU_EXC: slow (NMDA-like) recurrent excitation
+ETA, TAU, TAU_EXC = 0.03, 20.0, 100.0  # TAU_EXC: slow (NMDA-like) recurrent excitation
 ROWS = ["three-factor rule", "no attention gate"]
 
 
