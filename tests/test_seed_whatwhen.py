@@ -115,7 +115,8 @@ def toy_readout(rule: str, trials: int, **params):
 def test_readout_rules_learn_the_probability_of_the_teacher_at_each_time(rule, params):
     y = toy_readout(rule, 200, **params)
     assert abs(y[3, 0] - 0.3) < 0.12 and abs(y[6, 1] - 0.7) < 0.12, y
-    assert np.abs(np.delete(y[:, 0], 3)).max() < 0.05 and np.abs(np.delete(y[:, 1], 6)).max() < 0.05, y
+    # elsewhere near zero (the neighbouring bins take up the traces' spill-over into the teacher's bin)
+    assert np.abs(np.delete(y[:, 0], 3)).max() < 0.1 and np.abs(np.delete(y[:, 1], 6)).max() < 0.1, y
 
 
 def test_without_error_modulation_the_readout_grows_past_the_probability():
