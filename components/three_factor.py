@@ -8,7 +8,7 @@ from .plasticity_maths import linear_post
 
 _INPUTS = {
     "prediction": Port("current", size="n_out", required=True,
-                       doc="the readouts' synaptic current: wire the projection's current here"),
+                       doc="the readout projection's current (gives the readouts their number; the rule uses W x)"),
     "teacher": Port("value", size="n_out", required=True, doc="what each readout should predict (stimuli shown)"),
     "attention": Port("modulation", size=1, doc="gate: learning happens where it is > 0 (1 if unwired)"),
 }
@@ -51,7 +51,9 @@ class ThreeFactorReadout(_ReadoutRule):
     error-modulated plasticity in reservoir spiking networks". Variant implemented (our reading
     of its abstract; the paper's exact equations and constants were not available to us):
       - presynaptic trace ``x_i <- x_i e^(-dt/tau_pre) + s_i`` (reservoir spikes);
-      - readout ``y_j``: the projection's current (``sum_i w_ij x_i`` when tau_pre = tau_syn);
+      - readout ``y_j = sum_i w_ij x_i`` with the current weights (the projection's current,
+        wired to ``prediction``, is the same sum built from arriving spikes; it lags a weight
+        change by tau_syn, and learning from that lagged value oscillates, so the rule uses W x);
       - Hebbian eligibility ``E_ij <- E_ij e^(-dt/tau_elig) + x_i (clip(y_j, 0, 1) + y_floor)``
         (pre x post coincidence; ``y_floor`` lets a silent readout start learning; the clip
         keeps a runaway readout from speeding up its own learning);
@@ -68,7 +70,7 @@ class ThreeFactorReadout(_ReadoutRule):
     after the cue, the probability that the stimulus is shown then.
     """
 
-    eta = param.Number(0.02, bounds=(0.0, None), doc="learning rate (of the normalised step)")
+    eta = param.Number(0.03, bounds=(0.0, None), doc="learning rate (of the normalised step)")
     tau_elig = param.Number(10.0, bounds=(0.01, None), doc="eligibility trace time constant (ms)")
     y_floor = param.Number(0.1, bounds=(0.0, None), doc="postsynaptic term's floor (a silent readout still learns)")
     error_modulation = param.Number(1.0, bounds=(0.0, 1.0),
