@@ -51,9 +51,9 @@ class ThreeFactorReadout(_ReadoutRule):
     error-modulated plasticity in reservoir spiking networks". Variant implemented (our reading
     of its abstract; the paper's exact equations and constants were not available to us):
       - presynaptic trace ``x_i <- x_i e^(-dt/tau_pre) + s_i`` (reservoir spikes);
-      - readout ``y_j = sum_i w_ij x_i`` with the current weights (the projection's current,
-        wired to ``prediction``, is the same sum built from arriving spikes; it lags a weight
-        change by tau_syn, and learning from that lagged value oscillates, so the rule uses W x);
+      - readout ``y_j = sum_i w_ij x_i`` with the current weights, as FORCE uses (the
+        projection's current, wired to ``prediction``, is the same sum built from arriving
+        spikes, lagging a weight change by up to tau_syn);
       - Hebbian eligibility ``E_ij <- E_ij e^(-dt/tau_elig) + x_i (clip(y_j, 0, 1) + y_floor)``
         (pre x post coincidence; ``y_floor`` lets a silent readout start learning; the clip
         keeps a runaway readout from speeding up its own learning);
