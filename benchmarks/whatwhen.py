@@ -44,8 +44,7 @@ def measures(y: np.ndarray, expected: np.ndarray, switch: int) -> dict[str, np.n
     return {"timing": ww.timing_error(before), "slope": slope, "calibration": np.abs(values - probs).mean(1),
             "corr": np.array([np.corrcoef(v, probs)[0, 1] for v in values]),
             "error_before": err[switch - 10:switch].mean(0), "error_after": err[switch:switch + 10].mean(0),
-            "excess_after": err[switch:switch + 10].mean(0) - err[switch - 10:switch].mean(0),
-            "recovery": ww.recovery_trials(err, switch)}
+            "excess_after": err[switch:switch + 10].mean(0) - err[switch - 10:switch].mean(0)}
 
 
 def study(seeds, trials=ww.TRIALS, switch=ww.SWITCH_TRIAL) -> dict[str, dict[str, list]]:
@@ -71,7 +70,7 @@ def main(argv=None):
     ap.add_argument("--json", default=None, help="also write the per-seed figures to this file")
     args = ap.parse_args(argv)
     table = study(args.seeds)
-    keys = ["timing", "slope", "corr", "calibration", "error_before", "error_after", "excess_after", "recovery"]
+    keys = ["timing", "slope", "corr", "calibration", "error_before", "error_after", "excess_after"]
     print(f"{'readout':<26}" + "".join(f"{k:>22}" for k in keys))
     for name, cols in table.items():
         print(f"{name:<26}" + "".join(f"{np.mean(cols[k]):>12.4f} +- {np.std(cols[k], ddof=1) if len(cols[k]) > 1 else 0:<6.4f}"

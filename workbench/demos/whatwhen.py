@@ -17,7 +17,6 @@ DELAYS_AFTER, PROBS_AFTER = (140.0, 100.0, 60.0), (0.8, 0.5, 0.2)
 SWITCH_TRIAL, TRIALS = 50, 90  # the seed study's run (benchmarks/whatwhen.py, tests)
 DEMO_SWITCH, DEMO_TRIALS = 24, 40  # the demo's: 10 s, the change at 6 s
 ETA, TAU, TAU_EXC = 0.03, 20.0, 100.0  # TAU_EXC: slow (NMDA-like) recurrent excitation
-ROWS = ["three-factor rule", "no attention gate"]
 
 
 def rows_of(delays, probs) -> list[list[float]]:
@@ -100,35 +99,11 @@ def timing_error(y: np.ndarray, delays=DELAYS) -> np.ndarray:
     return np.abs(peak_times(y) - centre[None]).mean(1)
 
 
-def calibration(y: np.ndarray, delays=DELAYS, probs=PROBS) -> tuple[np.ndarray, np.ndarray]:
-    """(slope, mean |value - probability|) per row: the stimulus-window readout values against
-    the stimuli's probabilities (slope 1 and error 0: magnitudes equal the probabilities)."""
-    v, p = window_values(y, delays), np.asarray(probs)
-    pc = p - p.mean()
-    slope = ((v - v.mean(1, keepdims=True)) * pc).sum(1) / (pc * pc).sum()
-    return slope, np.abs(v - p[None]).mean(1)
-
-
 def trial_errors(y: np.ndarray, expected: np.ndarray) -> np.ndarray:
     """(trials, rows): mean squared distance of the readouts from the ideal prediction
     (probability x stimulus window) over each trial's attention window."""
     a, b = int(ATTEND_FROM_MS), int(ATTEND_MS)
     return ((y[:, a:b] - expected[:, a:b, :1]) ** 2).mean(axis=(1, 3))
-
-
-def recovery_trials(errors: np.ndarray, switch: int, smooth: int = 5, factor: float = 1.5) -> np.ndarray:
-    """(rows,): trials after the switch until the ``smooth``-trial moving average of the error
-    is back within ``factor`` x its level over the 10 trials before the switch (censored at
-    the trials run)."""
-    before = errors[switch - 10:switch].mean(0)
-    after = errors[switch:]
-    kernel = np.ones(smooth) / smooth
-    out = []
-    for r in range(errors.shape[1]):
-        avg = np.convolve(after[:, r], kernel, mode="valid")
-        hit = np.nonzero(avg <= factor * before[r])[0]
-        out.append(float(hit[0] + smooth) if len(hit) else float(len(after)))
-    return np.array(out)
 
 
 def reservoirless(seed: int = 0, trials: int = TRIALS, switch_trial: int = SWITCH_TRIAL,
