@@ -1,7 +1,6 @@
 """CueStimulusParadigm: trials of a cue followed by stimuli at set delays with set probabilities
 (the "what and when" task), switchable to new delays and probabilities mid-run."""
 import param
-import torch
 
 from .base import Block, Port, Probe, Table
 
