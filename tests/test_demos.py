@@ -14,8 +14,8 @@ from workbench.demos.__main__ import main
 ALL = list(demos())
 
 
-def test_all_six_demos_are_registered_with_teaching_text_and_thumbnails():
-    assert ALL == ["nalsm", "hopfield", "bdh", "continual", "worm", "motion", "eibalance"]
+def test_all_demos_are_registered_with_teaching_text_and_thumbnails():
+    assert ALL == ["nalsm", "hopfield", "bdh", "continual", "worm", "motion", "eibalance", "whatwhen"]
     for demo in demos().values():
         sentences = [s for s in demo.teaching.replace("e.g.", "eg").split(". ") if s.strip()]
         assert 3 <= len(sentences) <= 7, (demo.name, len(sentences))
@@ -148,7 +148,7 @@ def test_eibalance_demo_stops_at_its_designed_length_and_its_scores_hold():
     assert torch.equal(sim.get_state("readout", "capacity"), capacity)
 
 
-@pytest.mark.parametrize("name", ["nalsm", "hopfield", "continual", "worm", "motion", "eibalance"])
+@pytest.mark.parametrize("name", ["nalsm", "hopfield", "continual", "worm", "motion", "eibalance", "whatwhen"])
 def test_live_metrics_are_the_declared_ones_with_a_value_per_row(name):
     demo = get(name)
     sim = demo.compile()
@@ -156,3 +156,12 @@ def test_live_metrics_are_the_declared_ones_with_a_value_per_row(name):
     values = demo.live(sim)
     assert set(values) <= set(demo.metrics) and values
     assert all(len(v) == len(demo.rows) for v in values.values())
+
+
+def test_whatwhen_readouts_follow_a_change_of_timing_and_probability_more_than_force():
+    out = get("whatwhen").outcome()  # full length: 40 trials, the change at trial 24 (5 seeds: test_seed_whatwhen.py)
+    f = out.figures
+    assert f["tf_before_2"] > f["tf_before_0"], out.text()  # before: p = 0.8 above p = 0.2
+    assert f["tf_after_0"] > f["tf_after_2"] + 0.2, out.text()  # after: stimulus 0 now the likely one
+    assert f["tf_after_0"] - f["tf_after_2"] > f["force_after_0"] - f["force_after_2"], out.text()
+    assert f["force_error_before"] < f["tf_error_before"], out.text()  # the price: a noisier local readout

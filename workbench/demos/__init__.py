@@ -6,7 +6,7 @@ from importlib import import_module
 
 from .base import DEMO_DIR, Demo, Outcome, Schedule
 
-MODULES = ["nalsm", "hopfield", "bdh", "continual", "worm", "motion", "eibalance"]
+MODULES = ["nalsm", "hopfield", "bdh", "continual", "worm", "motion", "eibalance", "whatwhen"]
 
 
 def demos() -> dict[str, Demo]:
