@@ -67,7 +67,8 @@ class LIFPopulation(Block):
         current = inputs.get("current")
         fused = native.kernel("lif_step", ctx.device, ctx.dtype)
         if fused is not None:  # same maths in one compiled call, updating v and spikes in place
-            fused(self.native_args(ctx, p, state), None if current is None else current.contiguous().data_ptr())
+            current = None if current is None else current.contiguous()  # held until the call returns
+            fused(self.native_args(ctx, p, state), native.ptr(current))
             return {"spikes": state["spikes"], "v": state["v"]}
         spiked = self.integrate(p, state, current, p.v_th)
         return {"spikes": spiked.to(ctx.dtype), "v": state["v"]}

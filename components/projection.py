@@ -237,7 +237,8 @@ class Projection(Block):
         queue = state.get("in_flight")
         fused = native.kernel("propagate", ctx.device, ctx.dtype)
         if fused is not None:
-            fused(self.native_args(ctx, p, state), spikes.contiguous().data_ptr(), ctx.t)
+            held = spikes.contiguous()  # a temporary copy must outlive the call that reads it
+            fused(self.native_args(ctx, p, state), held.data_ptr(), ctx.t)
             self.published(ctx.t + 1, state)
             return {"current": state["current"]}
 

@@ -77,7 +77,8 @@ class STDP(Block):
         fused = None if depression_only else native.kernel("stdp_step", ctx.device, ctx.dtype)
         if fused is not None:  # the same updates in one compiled call
             scale = None if scale is None else scale.contiguous()
-            fused(self.native_args(p, state, syn), pre.contiguous().data_ptr(), post.contiguous().data_ptr(),
+            pre, post = pre.contiguous(), post.contiguous()  # held until the call returns
+            fused(self.native_args(p, state, syn), pre.data_ptr(), post.data_ptr(),
                   native.ptr(scale), 0 if scale is None else scale.shape[1])
             return {}
         x, y = state["x"], state["y"]
