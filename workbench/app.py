@@ -259,7 +259,8 @@ class Workbench:
             width=290, css_classes=["wb-sidebar"])
         canvas = pn.Column(self.editor.flow, sizing_mode="stretch_width", css_classes=["wb-canvas"],
                            styles={"height": "max(320px, calc(100vh - 330px))", "flex": "0 0 auto"})
-        main = pn.Column(canvas, self.probe_choice, self.demo_area, self.views, self.training.panel,
+        # the views go last: their column can grow past the height the layout first gave it
+        main = pn.Column(canvas, self.probe_choice, self.demo_area, self.training.panel, self.views,
                          sizing_mode="stretch_width")
         return pn.Column(pn.pane.HTML(f"<style>{CSS}</style>", width=0, height=0, margin=0), toolbar,
                          pn.Row(sidebar, main, sizing_mode="stretch_width"), self.message_box, self.gallery_panel(),
