@@ -10,17 +10,15 @@ import pytest
 
 from simulations import Circuit
 from simulations.export import to_notebook
-from workbench.serve import CHROMIUM_ARGS, chromium_path
 
 nbclient = pytest.importorskip("nbclient")
 nbconvert = pytest.importorskip("nbconvert")
-playwright = pytest.importorskip("playwright.sync_api")
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "assets" / "demos" / "stdp_demo.json"
 
 
-def test_an_executed_notebook_renders_its_plots_offline(tmp_path, record_property):
+def test_an_executed_notebook_renders_its_plots_offline(tmp_path, record_property, chromium):
     circuit = Circuit.load(DEMO)
     nb = to_notebook(circuit, seconds=0.05)
     env_path = os.environ.get("PYTHONPATH")
@@ -39,27 +37,25 @@ def test_an_executed_notebook_renders_its_plots_offline(tmp_path, record_propert
     expected = sum(1 for path, view in _recorded_views(circuit) if view in ("raster", "trace", "scalar")) \
         + sum(1 for b in circuit.blocks.values() if "weights" in b.probes)
     blocked = []
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = chromium.new_page(viewport={"width": 1400, "height": 1000})  # the session's browser
+    try:
 
-            def route(r):
-                if r.request.url.startswith(("file://", "data:", "blob:")):
-                    return r.continue_()
-                blocked.append(r.request.url)
-                return r.abort()
+        def route(r):
+            if r.request.url.startswith(("file://", "data:", "blob:")):
+                return r.continue_()
+            blocked.append(r.request.url)
+            return r.abort()
 
-            page.route("**/*", route)
-            page.goto(page_file.as_uri())
-            canvases = 0
-            for _ in range(180):  # Playwright's CSS locators pierce Bokeh's shadow roots
-                canvases = page.locator("canvas").count()
-                if canvases >= expected:
-                    break
-                page.wait_for_timeout(500)
-        finally:
-            browser.close()
+        page.route("**/*", route)
+        page.goto(page_file.as_uri())
+        canvases = 0
+        for _ in range(180):  # Playwright's CSS locators pierce Bokeh's shadow roots
+            canvases = page.locator("canvas").count()
+            if canvases >= expected:
+                break
+            page.wait_for_timeout(500)
+    finally:
+        page.close()
     record_property("offline_canvases", canvases)
     print(f"{canvases} canvases for {expected} plots; blocked requests: {blocked[:5]}")
     assert canvases >= expected > 0
